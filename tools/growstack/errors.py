@@ -1,0 +1,78 @@
+"""Exit codes and the one error type every stage raises.
+
+Each failure a user can cause or fix is a GrowstackError: the CLI prints it as
+one line, "what is wrong; what to do", and exits with its code. Anything else
+escaping to the CLI is a bug in growstack and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    """Process exit codes, documented in Documentation/usage.md."""
+
+    OK = 0
+    TESTS_FAILED = 1
+    USAGE = 2  # bad command line or unreadable/invalid input file
+    CRASHED = 3  # kernel crashed, hung (timeout) or printed no KTAP
+    BUILD_FAILED = 4
+    CONFIG_FAILED = 5
+    SERIES_FAILED = 6  # a patch does not apply, a malformed series, a dirty tree
+    BASE_FAILED = 7  # base tree cannot be had: missing package, checksum, download
+    MISSING_DEPENDENCY = 8  # a tool growstack needs is not installed
+    CHECK_FAILED = 9  # series hygiene (checkpatch, bisectability, round trip)
+    MAIL_FAILED = 10  # preparing or sending the series by mail
+
+
+class GrowstackError(Exception):
+    """A failure the user can act on.
+
+    `what` says what is wrong, `todo` what to do about it. Both are short,
+    single sentences; str() joins them into the one line the CLI prints.
+    """
+
+    exit_code: Exit = Exit.USAGE
+
+    def __init__(self, what: str, todo: str = "", *, exit_code: Exit | None = None):
+        super().__init__(what)
+        self.what = what
+        self.todo = todo
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.what}; {self.todo}" if self.todo else self.what
+
+
+class UsageError(GrowstackError):
+    exit_code = Exit.USAGE
+
+
+class ConfigFailed(GrowstackError):
+    exit_code = Exit.CONFIG_FAILED
+
+
+class BuildFailed(GrowstackError):
+    exit_code = Exit.BUILD_FAILED
+
+
+class SeriesError(GrowstackError):
+    exit_code = Exit.SERIES_FAILED
+
+
+class BaseTreeError(GrowstackError):
+    exit_code = Exit.BASE_FAILED
+
+
+class MissingDependency(GrowstackError):
+    exit_code = Exit.MISSING_DEPENDENCY
+
+
+class CheckFailed(GrowstackError):
+    exit_code = Exit.CHECK_FAILED
+
+
+class MailError(GrowstackError):
+    exit_code = Exit.MAIL_FAILED

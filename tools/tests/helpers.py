@@ -1,0 +1,51 @@
+"""Small synthetic inputs for the unit tests: a fake kernel tarball, patches."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+MAKEFILE = "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 7\nEXTRAVERSION =\nNAME = Tiny\n"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def make_tarball(tmp: Path, files: dict[str, str] | None = None, name: str = "linux-tiny") -> Path:
+    """A tarball shaped like linux-source: one top directory holding a Makefile."""
+    src = tmp / "tarball-src" / name
+    contents = {"Makefile": MAKEFILE, "mm/mmap.c": "int mmap;\n", "README": "tiny\n",
+                ".gitignore": "*.o\n", "kept.o": "an object the tarball ships\n"}
+    contents.update(files or {})
+    for rel, text in contents.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    out = tmp / f"{name}.tar.xz"
+    with tarfile.open(out, "w:xz") as tar:
+        tar.add(src, arcname=name)
+    return out
+
+
+def make_project(root: Path, series: list[str] | None = None) -> Path:
+    """A growstack checkout skeleton with an optional series list."""
+    (root / "patches" / "local").mkdir(parents=True, exist_ok=True)
+    (root / "kunit").mkdir(exist_ok=True)
+    (root / "patches" / "base.toml").write_text(
+        '[base]\nkernel = "6.12.7"\npackage = "linux-source-tiny"\n'
+        'package_version = "1"\ntarball = "/nonexistent.tar.xz"\nsha256 = "00"\n')
+    (root / "patches" / "series").write_text("\n".join(series or []) + "\n")
+    (root / "patches" / "local" / "series").write_text("")
+    return root
+
+
+def commit_change(tree: Path, rel: str, text: str, subject: str) -> str:
+    path = tree / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    git(tree, "add", rel)
+    git(tree, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
+        "-m", subject, "-m", "Why it is needed.\n\nSigned-off-by: Dev <dev@example.org>")
+    return git(tree, "rev-parse", "HEAD")
