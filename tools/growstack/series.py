@@ -1,0 +1,262 @@
+"""The patch series: apply it to a work tree with git am, export it back.
+
+patches/series lists the mailed patches in order, patches/local/series the
+test-environment patches applied after them (never mailed). Both follow the
+quilt convention: one file name per line, '#' comments, blank lines ignored.
+
+Apply is idempotent by patch-id; export is reproducible, so a tree that
+carries the series unchanged exports to a zero diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from .errors import SeriesError, UsageError
+from .project import Project
+from .tree import BASE_TAG, open_repo
+
+# Pin every setting that changes format-patch output, whatever the user's config.
+_EXPORT_CONFIG = [
+    "-c", "core.abbrev=12", "-c", "diff.algorithm=myers", "-c", "diff.noprefix=false",
+    "-c", "diff.mnemonicPrefix=false", "-c", "diff.renames=true", "-c", "diff.relative=false",
+    "-c", "format.signOff=false", "-c", "format.coverLetter=false", "-c", "format.thread=false",
+    "-c", "format.useAutoBase=false", "-c", "diff.suppressBlankEmpty=false",
+    "-c", "color.ui=false",
+]
+_EXPORT_ARGS = ["format-patch", "--zero-commit", "--no-signature", "--no-numbered",
+                "--no-thread", "--no-cover-letter", "--encode-email-headers", "--no-to", "--no-cc",
+                "--no-add-header"]
+
+
+@dataclass(frozen=True)
+class Patch:
+    path: Path
+    local: bool  # a test-environment patch: applied, never mailed
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def read_series(series_file: Path, *, local: bool = False) -> list[Patch]:
+    """The patches `series_file` lists, checking that each exists."""
+    if not series_file.exists():
+        return []
+    patches = []
+    for number, raw in enumerate(series_file.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, *options = line.split()
+        if options and options != ["-p1"]:
+            raise SeriesError(f"{series_file}:{number}: unsupported options {' '.join(options)}",
+                              "patches must be git format-patch mails applying with -p1")
+        path = series_file.parent / name
+        if not path.is_file():
+            raise SeriesError(f"{series_file}:{number} names {name}, which does not exist",
+                              f"add {path} or remove the line from the series")
+        patches.append(Patch(path, local))
+    return patches
+
+
+def full_series(project: Project, *, include_local: bool = True) -> list[Patch]:
+    mailed = read_series(project.patches / "series")
+    if not include_local:
+        return mailed
+    return mailed + read_series(project.local_patches / "series", local=True)
+
+
+def patch_id(text: str) -> str | None:
+    """git's stable patch-id of a diff, or None when it holds no change."""
+    out = subprocess.run(["git", "patch-id", "--stable"], input=text, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return out[0] if out else None
+
+
+def _commit_patch_ids(repo: git.Repo) -> list[tuple[str, str | None]]:
+    """(commit, patch-id) for each commit since the base, oldest first."""
+    commits = [c.hexsha for c in repo.iter_commits(f"{BASE_TAG}..HEAD", reverse=True)]
+    return [(c, patch_id(repo.git.show(c, "--format=", "--patch", "--no-color", "--full-index")))
+            for c in commits]
+
+
+def ensure_clean(repo: git.Repo, what: str) -> None:
+    git_dir = Path(repo.git_dir)
+    if (git_dir / "rebase-apply").exists() or (git_dir / "rebase-merge").exists():
+        raise SeriesError(f"{repo.working_tree_dir} has a git am or rebase in progress",
+                          "finish it or run `git am --abort` / `git rebase --abort` there")
+    if repo.is_dirty(untracked_files=True):
+        raise SeriesError(f"{repo.working_tree_dir} has uncommitted changes; {what} refuses "
+                          "to touch it", "commit or stash them first (git status shows them)")
+
+
+@dataclass
+class ApplyResult:
+    applied: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+
+
+def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
+    """Apply what of `patches` the tree does not carry yet, all or nothing."""
+    repo = open_repo(tree)
+    try:
+        repo.commit(BASE_TAG)
+    except (git.BadName, ValueError):
+        raise UsageError(f"{tree} has no {BASE_TAG} tag", "make the tree with `growstack tree`") \
+            from None
+    ensure_clean(repo, "apply")
+    wanted = [(p, patch_id(p.path.read_text(errors="replace"))) for p in patches]
+    for p, pid in wanted:
+        if pid is None:
+            raise SeriesError(f"{p.path} holds no diff (not a git format-patch mail?)",
+                              "regenerate it with `growstack export` or git format-patch")
+    have = _commit_patch_ids(repo)
+    result = ApplyResult()
+    for index, (commit, pid) in enumerate(have):
+        if index >= len(wanted) or wanted[index][1] != pid:
+            subject = repo.commit(commit).summary
+            raise SeriesError(
+                f"{tree} carries commit {commit[:12]} ('{subject}') that is not the next patch "
+                "of the series", "export it with `growstack export`, or make a fresh tree")
+        result.present.append(wanted[index][0].name)
+    pending = [p for p, _ in wanted[len(have):]]
+    if pending:
+        _git_am(repo, pending)
+        result.applied = [p.name for p in pending]
+    return result
+
+
+def _identity_env(repo: git.Repo) -> dict[str, str]:
+    """A committer identity for git am when the user has none configured."""
+    reader = repo.config_reader()
+    if reader.has_option("user", "email") and reader.has_option("user", "name"):
+        return {}
+    return {"GIT_COMMITTER_NAME": "growstack", "GIT_COMMITTER_EMAIL": "growstack@localhost"}
+
+
+def _git_am(repo: git.Repo, pending: list[Patch]) -> None:
+    start = repo.head.commit.hexsha
+    try:
+        repo.git.am("--3way", "--quiet", *[str(p.path) for p in pending],
+                    env={**os.environ, **_identity_env(repo)})
+    except git.GitCommandError as err:
+        output = f"{err.stdout}\n{err.stderr}"
+        failed = _failed_patch(output, pending)
+        conflicts = _conflicts(repo, output)
+        repo.git.am("--abort")
+        if repo.head.commit.hexsha != start or repo.is_dirty(untracked_files=True):
+            repo.git.reset("--hard", start)  # the tree was clean: nothing of the user's is lost
+        raise SeriesError(*_describe_failure(failed, conflicts, output)) from None
+
+
+def _failed_patch(output: str, pending: list[Patch]) -> Patch:
+    match = re.search(r"Patch failed at (\d+)", output)
+    index = int(match.group(1)) - 1 if match else 0
+    return pending[min(max(index, 0), len(pending) - 1)]
+
+
+def _conflicts(repo: git.Repo, output: str) -> list[str]:
+    files = repo.git.diff("--name-only", "--diff-filter=U").split()
+    files += re.findall(r"error: patch failed: (.+?):\d+", output)
+    files += re.findall(r"error: (.+?): (?:does not exist in index|already exists)", output)
+    return list(dict.fromkeys(files))
+
+
+def _describe_failure(patch: Patch, conflicts: list[str], output: str) -> tuple[str, str]:
+    if "Patch format detection failed" in output or "Patch is empty" in output \
+            or "does not have a valid e-mail address" in output or "empty ident" in output:
+        return (f"{patch.path} is not a valid git format-patch mail",
+                "regenerate it with `growstack export` or git format-patch")
+    where = f": conflicts in {', '.join(conflicts)}" if conflicts else ""
+    return (f"{patch.path} does not apply{where}; the tree was left as it was",
+            "rebase the patch onto the base (edit in a tree, then `growstack export`)")
+
+
+# -- export -----------------------------------------------------------------------
+
+@dataclass
+class ExportResult:
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+
+def _subject(mail: str) -> str:
+    match = re.search(r"^Subject: (?:\[[^]]*\] )?(.*(?:\n[ \t].*)*)", mail, re.M)
+    return re.sub(r"\n[ \t]+", " ", match.group(1)).strip() if match else ""
+
+
+def _format_patches(repo: git.Repo, into: Path) -> list[Path]:
+    subprocess.run(["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", str(into),
+                    f"{BASE_TAG}..HEAD"], cwd=repo.working_tree_dir, check=True,
+                   capture_output=True)
+    return sorted(into.glob("*.patch"))
+
+
+def _guard_destination(project: Project) -> None:
+    """Never overwrite uncommitted edits to patches/ in the growstack repository."""
+    try:
+        ours = git.Repo(project.root)
+    except git.InvalidGitRepositoryError:
+        return
+    if ours.git.status("--porcelain", "--", str(project.patches)):
+        raise SeriesError(f"{project.patches} has uncommitted changes; export would overwrite "
+                          "them", "commit or stash them first")
+
+
+def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult:
+    """Write the commits since the base back to patches/ and patches/local/."""
+    repo = open_repo(tree)
+    ensure_clean(repo, "export")
+    _guard_destination(project)
+    old = full_series(project)
+    local_subjects = {_subject(p.path.read_text(errors="replace")) for p in old if p.local}
+    with tempfile.TemporaryDirectory() as scratch:
+        mails = [(m.name.split("-", 1)[1], m.read_bytes()) for m in
+                 _format_patches(repo, Path(scratch))]
+    new: dict[bool, list[tuple[str, bytes]]] = {False: [], True: []}
+    for name, body in mails:
+        local = _subject(body.decode(errors="replace")) in local_subjects
+        taken = {n for n, _ in new[local]}
+        stem, suffix, n = name[: -len(".patch")], "", 1
+        while f"{stem}{suffix}.patch" in taken:
+            n += 1
+            suffix = f"-{n}"
+        new[local].append((f"{stem}{suffix}.patch", body))
+    kept = {(local, name) for local, group in new.items() for name, _ in group}
+    dropped = [p for p in old if (p.local, p.name) not in kept]
+    if dropped and not prune:
+        raise SeriesError(f"export would remove {len(dropped)} patch(es) the tree does not carry "
+                          f"({', '.join(p.name for p in dropped[:3])})",
+                          "apply the series to the tree first, or pass --prune to drop them")
+    result = ExportResult(removed=[p.path for p in dropped])
+    for local, directory in ((False, project.patches), (True, project.local_patches)):
+        result.written += _write_series(directory, new[local])
+    for path in result.removed:
+        path.unlink(missing_ok=True)
+    return result
+
+
+def _write_series(directory: Path, mails: list[tuple[str, bytes]]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, body in mails:
+        path = directory / name
+        if not path.exists() or path.read_bytes() != body:
+            path.write_bytes(body)
+            written.append(path)
+    series = directory / "series"
+    header = [line for line in series.read_text().splitlines() if line.startswith("#")] \
+        if series.exists() else []
+    text = "\n".join(header + [name for name, _ in mails]) + "\n"
+    if not series.exists() or series.read_text() != text:
+        series.write_text(text)
+        written.append(series)
+    return written

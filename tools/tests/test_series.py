@@ -1,0 +1,218 @@
+"""Applying and exporting the series on a tiny tree."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from growstack import series, tree
+from growstack.errors import Exit, SeriesError
+from growstack.project import Project
+from growstack.progress import Status
+
+from helpers import commit_change, git, make_project, make_tarball
+
+SPEC = tree.BaseSpec(kernel="6.12.7", package="none", package_version="1", tarball="/none",
+                     sha256="00")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture
+def tarball(tmp_path: Path) -> Path:
+    return make_tarball(tmp_path)
+
+
+def new_tree(tarball: Path, workspace: Path, name: str) -> Path:
+    path, _ = tree.get_tree(SPEC, tree.Source(tarball=str(tarball)), workspace,
+                            workspace / name, Status(tty=False, quiet_interval=1e9))
+    return path
+
+
+@pytest.fixture
+def developed(tmp_path: Path, tarball: Path, workspace: Path) -> tuple[Project, Path]:
+    """A project whose series was exported from a tree with two commits."""
+    project = Project(make_project(tmp_path / "project"))
+    path = new_tree(tarball, workspace, "dev")
+    commit_change(path, "mm/mmap.c", "int mmap;\nint grows;\n", "mm: add grows")
+    commit_change(path, "mm/stack.c", "int stack;\n", "mm: add stack")
+    series.export(path, project)
+    return project, path
+
+
+def carried(path: Path) -> list[str]:
+    return git(path, "log", "--format=%s", "--reverse", f"{tree.BASE_TAG}..HEAD").splitlines()
+
+
+def test_export_writes_named_patches_and_series(developed: tuple[Project, Path]) -> None:
+    project, _ = developed
+    assert (project.patches / "series").read_text().split() == [
+        "mm-add-grows.patch", "mm-add-stack.patch"]
+    mail = (project.patches / "mm-add-grows.patch").read_text()
+    assert mail.startswith("From 0000000000000000000000000000000000000000 ")
+    assert "Subject: [PATCH] mm: add grows" in mail
+    assert "\n-- \n" not in mail  # no version signature
+
+
+def test_apply_then_reapply_is_a_no_op(developed: tuple[Project, Path], tarball: Path,
+                                       workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "fresh")
+    first = series.apply(path, series.full_series(project))
+    assert first.applied == ["mm-add-grows.patch", "mm-add-stack.patch"]
+    head = git(path, "rev-parse", "HEAD")
+    second = series.apply(path, series.full_series(project))
+    assert second.applied == [] and second.present == first.applied
+    assert git(path, "rev-parse", "HEAD") == head
+    assert carried(path) == ["mm: add grows", "mm: add stack"]
+
+
+def test_apply_completes_a_partly_applied_tree(developed: tuple[Project, Path], tarball: Path,
+                                                workspace: Path) -> None:
+    project, _ = developed
+    patches = series.full_series(project)
+    path = new_tree(tarball, workspace, "fresh")
+    series.apply(path, patches[:1])
+    result = series.apply(path, patches)
+    assert result.present == ["mm-add-grows.patch"] and result.applied == ["mm-add-stack.patch"]
+
+
+def test_export_round_trip_has_zero_diff(developed: tuple[Project, Path], tarball: Path,
+                                         workspace: Path) -> None:
+    project, _ = developed
+    before = {p.name: p.read_bytes() for p in project.patches.iterdir() if p.is_file()}
+    path = new_tree(tarball, workspace, "fresh")
+    series.apply(path, series.full_series(project))
+    result = series.export(path, project)
+    assert result.written == [] and result.removed == []
+    after = {p.name: p.read_bytes() for p in project.patches.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_export_picks_up_an_edit(developed: tuple[Project, Path]) -> None:
+    project, path = developed
+    (path / "mm/stack.c").write_text("int stack = 1;\n")
+    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qa",
+        "--amend", "--no-edit")
+    result = series.export(path, project)
+    assert result.written == [project.patches / "mm-add-stack.patch"]
+    assert "+int stack = 1;" in (project.patches / "mm-add-stack.patch").read_text()
+
+
+def test_local_patches_stay_local(tmp_path: Path, developed: tuple[Project, Path],
+                                  tarball: Path, workspace: Path) -> None:
+    project, path = developed
+    commit_change(path, "test-env.c", "int qemu_quirk;\n", "test: work around the emulator")
+    # Declare the new commit a test-environment patch, then export again.
+    series.export(path, project)
+    shutil.move(project.patches / "test-work-around-the-emulator.patch", project.local_patches)
+    (project.patches / "series").write_text("mm-add-grows.patch\nmm-add-stack.patch\n")
+    (project.local_patches / "series").write_text("test-work-around-the-emulator.patch\n")
+    result = series.export(path, project)
+    assert result.written == [] and result.removed == []
+    fresh = new_tree(tarball, workspace, "fresh")
+    series.apply(fresh, series.full_series(project))
+    assert carried(fresh)[-1] == "test: work around the emulator"
+    mailed = new_tree(tarball, workspace, "mailed")
+    series.apply(mailed, series.full_series(project, include_local=False))
+    assert "test: work around the emulator" not in carried(mailed)
+
+
+def test_conflicting_patch_leaves_the_tree_as_it_was(developed: tuple[Project, Path],
+                                                     tarball: Path, workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "other")
+    # A base on which the second patch cannot apply: it already has another mm/stack.c.
+    base = commit_change(path, "mm/stack.c", "int something_else;\n", "a different base")
+    git(path, "tag", "-f", tree.BASE_TAG, base)
+    with pytest.raises(SeriesError, match=r"mm-add-stack.patch does not apply: conflicts in "
+                                          r"mm/stack.c") as err:
+        series.apply(path, series.full_series(project))
+    assert err.value.exit_code == Exit.SERIES_FAILED
+    # All or nothing: the first patch, which applied, is gone again too.
+    assert git(path, "rev-parse", "HEAD") == base
+    assert git(path, "status", "--porcelain") == ""
+    assert not (path / ".git/rebase-apply").exists()
+
+
+def test_malformed_patch_is_refused(tmp_path: Path, tarball: Path, workspace: Path) -> None:
+    project = Project(make_project(tmp_path / "project", ["broken.patch"]))
+    (project.patches / "broken.patch").write_text("this is not a patch\n")
+    path = new_tree(tarball, workspace, "t")
+    with pytest.raises(SeriesError, match="holds no diff"):
+        series.apply(path, series.full_series(project))
+    assert carried(path) == []
+
+
+def test_mail_without_author_is_refused(tmp_path: Path, developed: tuple[Project, Path],
+                                        tarball: Path, workspace: Path) -> None:
+    project, _ = developed
+    mail = project.patches / "mm-add-grows.patch"
+    mail.write_text("\n".join(line for line in mail.read_text().splitlines()
+                              if not line.startswith("From: ")) + "\n")
+    path = new_tree(tarball, workspace, "t")
+    with pytest.raises(SeriesError, match="not a valid git format-patch mail"):
+        series.apply(path, series.full_series(project))
+    assert carried(path) == [] and git(path, "status", "--porcelain") == ""
+
+
+def test_series_naming_a_missing_file(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path / "project", ["# comment", "", "gone.patch"]))
+    with pytest.raises(SeriesError, match=r"series:3 names gone.patch, which does not exist"):
+        series.full_series(project)
+
+
+def test_series_with_unsupported_options(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path / "project", ["a.patch -p0"]))
+    (project.patches / "a.patch").write_text("")
+    with pytest.raises(SeriesError, match="unsupported options -p0"):
+        series.full_series(project)
+
+
+def test_dirty_tree_is_refused_and_untouched(developed: tuple[Project, Path], tarball: Path,
+                                             workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "t")
+    (path / "README").write_text("my unsaved work\n")
+    with pytest.raises(SeriesError, match="uncommitted changes"):
+        series.apply(path, series.full_series(project))
+    assert (path / "README").read_text() == "my unsaved work\n"
+    assert carried(path) == []
+
+
+def test_tree_with_foreign_commits_is_refused(developed: tuple[Project, Path], tarball: Path,
+                                              workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "t")
+    commit_change(path, "x.c", "int x;\n", "something not in the series")
+    with pytest.raises(SeriesError, match="not the next patch"):
+        series.apply(path, series.full_series(project))
+
+
+def test_export_refuses_to_drop_patches(developed: tuple[Project, Path], tarball: Path,
+                                        workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "t")
+    with pytest.raises(SeriesError, match="would remove 2 patch"):
+        series.export(path, project)
+    assert (project.patches / "mm-add-grows.patch").is_file()
+    series.export(path, project, prune=True)
+    assert not (project.patches / "mm-add-grows.patch").exists()
+    assert (project.patches / "series").read_text().strip() == ""
+
+
+def test_export_refuses_uncommitted_patches_dir(developed: tuple[Project, Path]) -> None:
+    project, path = developed
+    git(project.root, "init", "-q")
+    git(project.root, "add", "-A")
+    git(project.root, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "init")
+    edited = project.patches / "mm-add-grows.patch"
+    edited.write_text(edited.read_text() + "my note\n")
+    with pytest.raises(SeriesError, match="patches has uncommitted changes"):
+        series.export(path, project)
+    assert edited.read_text().endswith("my note\n")
