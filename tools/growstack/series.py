@@ -255,7 +255,7 @@ def _write_series(directory: Path, mails: list[tuple[str, bytes]]) -> list[Path]
     series = directory / "series"
     header = [line for line in series.read_text().splitlines() if line.startswith("#")] \
         if series.exists() else []
-    text = "\n".join(header + [name for name, _ in mails]) + "\n"
+    text = "".join(f"{line}\n" for line in header + [name for name, _ in mails])
     if not series.exists() or series.read_text() != text:
         series.write_text(text)
         written.append(series)
