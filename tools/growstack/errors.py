@@ -26,6 +26,21 @@ class Exit(IntEnum):
     MAIL_FAILED = 10  # preparing or sending the series by mail
 
 
+MEANING = {
+    Exit.OK: "all tests passed",
+    Exit.TESTS_FAILED: "tests failed",
+    Exit.USAGE: "usage or input error",
+    Exit.CRASHED: "the kernel crashed, timed out or printed no KTAP",
+    Exit.BUILD_FAILED: "the kernel build failed",
+    Exit.CONFIG_FAILED: "configuration failed",
+    Exit.SERIES_FAILED: "the series does not apply, or the tree is dirty",
+    Exit.BASE_FAILED: "the base tree cannot be had",
+    Exit.MISSING_DEPENDENCY: "a tool or package is missing",
+    Exit.CHECK_FAILED: "a series hygiene check failed",
+    Exit.MAIL_FAILED: "preparing or sending mail failed",
+}
+
+
 class GrowstackError(Exception):
     """A failure the user can act on.
 

@@ -49,3 +49,19 @@ def commit_change(tree: Path, rel: str, text: str, subject: str) -> str:
     git(tree, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
         "-m", subject, "-m", "Why it is needed.\n\nSigned-off-by: Dev <dev@example.org>")
     return git(tree, "rev-parse", "HEAD")
+
+
+def fake_kunit_tree(root: Path) -> Path:
+    """The tools/testing/kunit files growstack reads, in a tiny tree."""
+    kunit = root / "tools/testing/kunit"
+    (kunit / "configs").mkdir(parents=True)
+    (kunit / "qemu_configs").mkdir()
+    (kunit / "kunit.py").write_text("")
+    (kunit / "configs/arch_uml.config").write_text("CONFIG_VIRTIO_UML=y\n")
+    (kunit / "configs/default.config").write_text("CONFIG_KUNIT=y\n")
+    (kunit / "qemu_configs/x86_64.py").write_text(
+        "from ..qemu_config import QemuArchParams\n"
+        "QEMU_ARCH = QemuArchParams(linux_arch='x86_64', kconfig=\'\'\'\nCONFIG_SERIAL_8250=y\'\'\',\n"
+        "    qemu_arch='x86_64', kernel_path='arch/x86/boot/bzImage',\n"
+        "    kernel_command_line='console=ttyS0', extra_qemu_params=[])\n")
+    return root

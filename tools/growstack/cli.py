@@ -1,0 +1,167 @@
+"""The `growstack` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, ktap, pipeline, report, series, tree
+from .errors import MEANING, Exit, GrowstackError, UsageError
+from .project import find_project, workspace
+
+EXIT_CODES = "\n".join(f"  {code.value:>2}  {MEANING[code]}" for code in Exit)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="growstack", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Carry the growstack series: base tree → apply → configure → "
+                    "build and run KUnit → parse KTAP → report.",
+        epilog=f"exit codes:\n{EXIT_CODES}")
+    parser.add_argument("--version", action="version", version=f"growstack {__version__}")
+    parser.add_argument("--project", type=Path, help="the growstack checkout (default: found "
+                        "above the current directory)")
+    parser.add_argument("--workdir", type=Path, help="caches, trees and build output "
+                        "(default: $GROWSTACK_HOME or ~/.cache/growstack)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("tree", help="make a work tree of the base (default: the pinned "
+                       "Debian linux-source package)")
+    p.add_argument("--source", help="a tarball path or https URL instead of the package")
+    p.add_argument("--sha256", help="the tarball's sha256 (required for a URL)")
+    p.add_argument("--git", type=Path, dest="git_repo", help="an existing git tree instead")
+    p.add_argument("--ref", help="the base commit in --git (default HEAD)")
+    p.add_argument("--dir", type=Path, help="where to make the work tree")
+
+    p = sub.add_parser("apply", help="apply the series to a work tree (idempotent)")
+    _tree_arg(p)
+    p.add_argument("--no-local", action="store_true",
+                   help="leave out the test-environment patches in patches/local/")
+
+    p = sub.add_parser("export", help="write the tree's commits back to patches/")
+    _tree_arg(p)
+    p.add_argument("--prune", action="store_true",
+                   help="allow dropping patches that the tree no longer carries")
+
+    p = sub.add_parser("config", help="write .config with kconfiglib")
+    _target_args(p)
+    p.add_argument("--base", default="olddefconfig",
+                   choices=("olddefconfig", "alldefconfig", "allnoconfig", "defconfig"),
+                   help="the starting point the fragments are applied to")
+
+    p = sub.add_parser("test", help="build and run KUnit through the tree's kunit.py; "
+                       "arguments after -- go to kunit.py unchanged")
+    _target_args(p)
+    p.add_argument("--timeout", type=int, default=300, help="seconds the kernel may run")
+    _output_args(p)
+
+    p = sub.add_parser("parse", help="parse KTAP from a file or - for stdin")
+    p.add_argument("file", help="a console log with KTAP, or -")
+    p.add_argument("--timed-out", action="store_true",
+                   help="the run was cut off by a timeout (unfinished tests become TIMEOUT)")
+    _output_args(p)
+
+    p = sub.add_parser("run", help="the main job: tree, apply and test the default targets")
+    p.add_argument("--arch", action="append", dest="arches",
+                   help=f"a target (repeatable; default: {', '.join(pipeline.DEFAULT_TARGETS)})")
+    _output_args(p)
+    return parser
+
+
+def _tree_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tree", type=Path, help="the work tree (default: the last `growstack tree`)")
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    _tree_arg(p)
+    p.add_argument("--arch", default="um", help="um (default), x86_64, parisc, ...")
+    p.add_argument("--fragment", action="append", dest="fragments", metavar="NAME",
+                   help="kunit/NAME.kunitconfig or kunit-default (repeatable; default: "
+                        "kunit-default and all of ours for the arch)")
+    p.add_argument("--build-dir", type=Path, help="build output (default: in the workdir)")
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", type=Path, help="write results as JSON (growstack-results v1)")
+    p.add_argument("--junit", type=Path, help="write results as JUnit XML")
+
+
+def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        index = argv.index("--")
+        return argv[:index], argv[index + 1:]
+    return argv, []
+
+
+def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
+    if args.command == "parse":
+        return _parse(args)
+    ctx = pipeline.Context(find_project(args.project), workspace(args.workdir))
+    if passthrough and args.command not in ("test", "run"):
+        raise UsageError(f"`growstack {args.command}` takes no arguments after --",
+                         "only test and run pass arguments on to kunit.py")
+    if args.command == "tree":
+        if args.git_repo and args.source:
+            raise UsageError("--git and --source exclude each other", "pass one of them")
+        source = tree.Source(tarball=args.source, sha256=args.sha256, git_repo=args.git_repo,
+                             ref=args.ref)
+        print(pipeline.make_tree(ctx, source, args.dir))
+        return Exit.OK
+    if args.command == "run":
+        return pipeline.main_job(ctx, args.arches or list(pipeline.DEFAULT_TARGETS),
+                                 json_path=args.json, junit_path=args.junit,
+                                 passthrough=passthrough)
+    path = pipeline.current_tree(ctx, args.tree)
+    if args.command == "apply":
+        pipeline.apply_series(ctx, path, include_local=not args.no_local)
+    elif args.command == "export":
+        result = series.export(path, ctx.project, prune=args.prune)
+        for written in result.written:
+            print(f"wrote {written}")
+        for removed in result.removed:
+            print(f"removed {removed}")
+        if not result.written and not result.removed:
+            print("patches/ already matches the tree")
+    elif args.command == "config":
+        result = pipeline.configure(ctx, path, args.arch, args.fragments, args.build_dir,
+                                    args.base)
+        print(result.path)
+    elif args.command == "test":
+        return pipeline.test(ctx, path, args.arch, names=args.fragments,
+                             explicit_build_dir=args.build_dir, timeout=args.timeout,
+                             passthrough=passthrough, json_path=args.json,
+                             junit_path=args.junit)
+    return Exit.OK
+
+
+def _parse(args: argparse.Namespace) -> int:
+    try:
+        if args.file == "-":
+            lines = sys.stdin.buffer.read().decode(errors="replace").splitlines()
+        else:
+            lines = Path(args.file).read_bytes().decode(errors="replace").splitlines()
+    except OSError as err:
+        raise UsageError(f"cannot read {args.file}: {err.strerror}", "pass a readable file") \
+            from None
+    run = ktap.parse(lines, timed_out=args.timed_out)
+    if not run.found_ktap:
+        name = "standard input" if args.file == "-" else args.file
+        raise UsageError(f"{name} holds no KTAP output",
+                         "pass the console log of a KUnit run (kunit.py writes test.log)")
+    return report.emit(run, stream=sys.stdout, json_path=args.json, junit_path=args.junit,
+                       metadata={"source": args.file})
+
+
+def main(argv: list[str] | None = None) -> int:
+    own, passthrough = _split_passthrough(list(sys.argv[1:] if argv is None else argv))
+    args = _parser().parse_args(own)
+    try:
+        return int(_dispatch(args, passthrough))
+    except GrowstackError as err:
+        print(f"growstack: error: {err}", file=sys.stderr)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        print("growstack: interrupted", file=sys.stderr)
+        return 130
+

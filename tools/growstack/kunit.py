@@ -1,0 +1,296 @@
+"""Build and run KUnit through the tree's own kunit.py, with live progress.
+
+growstack configures with kconfiglib first and records the kunitconfig it
+configured for, exactly as kunit.py would; kunit.py then finds nothing to
+reconfigure and goes on to build and boot. kunit.py runs with
+--raw_output=all, so growstack sees every console line and parses KTAP
+itself (see ktap.py), while kunit.py keeps its own booting, timeout and
+test.log. Its make output is discarded by kunit.py, so build progress comes
+from counting object files in the build directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config, deps, kunitconfig, ktap
+from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
+from .progress import Status, human_seconds
+from .targets import Target
+
+_KUNIT_MESSAGE = re.compile(r"^\[\d\d:\d\d:\d\d\] (.*)$")
+_TIMED_OUT = re.compile(r"timed out after [\d.]+ seconds")
+_USAGE = re.compile(r"^kunit\.py(?: \w+)?: error: (.*)$")
+_OBJECT_RECORD = ".growstack-objects"
+CCACHE_DIR = "/usr/lib/ccache"
+
+
+@dataclass
+class Request:
+    tree: Path
+    build_dir: Path
+    target: Target
+    fragments: list[Path]
+    timeout: int = 300
+    jobs: int = os.cpu_count() or 1
+    passthrough: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    run: ktap.Run
+    log: Path
+    command: list[str]
+    seconds: dict[str, float]  # per phase: config, build, run
+
+
+def _passthrough_config(args: list[str]) -> tuple[list[Path], list[str]]:
+    """The --kunitconfig and --kconfig_add values among kunit.py's own arguments."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--kunitconfig", action="append", default=[])
+    parser.add_argument("--kconfig_add", action="append", default=[])
+    known, _ = parser.parse_known_args(args)
+    return [Path(p).resolve() for p in known.kunitconfig], known.kconfig_add
+
+
+def configure(request: Request, status: Status) -> Path:
+    """Write .config with kconfiglib and the record that tells kunit.py it is current."""
+    extra_fragments, kconfig_add = _passthrough_config(request.passthrough)
+    fragments = [p if p.is_file() else p / ".kunitconfig" for p in extra_fragments]
+    for path in fragments:
+        if not path.is_file():
+            raise ConfigFailed(f"kunitconfig {path} does not exist", "pass an existing file")
+    entries = kunitconfig.merge(request.fragments + fragments, kconfig_add,
+                                request.target.kconfig)
+    request.build_dir.mkdir(parents=True, exist_ok=True)
+    status.update(f"configuring {request.target.arch} with kconfiglib", topic="config")
+    result = config.configure(request.tree, request.build_dir, request.target.arch,
+                              kunitconfig.render(entries),
+                              cross_compile=request.target.cross_compile)
+    (request.build_dir / "last_used_kunitconfig").write_text(kunitconfig.render(entries))
+    status.clear()
+    return result.path
+
+
+def command(request: Request) -> list[str]:
+    kunit_py = request.tree / "tools/testing/kunit/kunit.py"
+    argv = [sys.executable, str(kunit_py), "run", f"--build_dir={request.build_dir}",
+            f"--jobs={request.jobs}", f"--timeout={request.timeout}", "--raw_output=all"]
+    target = request.target
+    if target.qemu_config:
+        argv.append(f"--qemu_config={target.qemu_config}")
+    else:
+        argv.append(f"--arch={target.arch}")
+    if target.cross_compile:
+        argv.append(f"--cross_compile={target.cross_compile}")
+    argv += [f"--kunitconfig={p}" for p in request.fragments]
+    return argv + request.passthrough
+
+
+def environment() -> dict[str, str]:
+    """The environment for kunit.py: ccache first on PATH when it is installed."""
+    env = dict(os.environ)
+    if os.path.isdir(CCACHE_DIR) and CCACHE_DIR not in env.get("PATH", "").split(":"):
+        env["PATH"] = f"{CCACHE_DIR}:{env.get('PATH', '')}"
+    return env
+
+
+def check_tools(request: Request, status: Status) -> None:
+    deps.ensure(list(deps.BUILD_PACKAGES) + request.target.packages, status,
+                why=f"building and booting {request.target.arch} kernels")
+    compiler = f"{request.target.cross_compile or ''}gcc"
+    if not shutil.which(compiler):
+        raise MissingDependency(f"no C compiler: {compiler} is not on PATH",
+                                "install build-essential (or the cross gcc for this arch)")
+    if request.target.qemu_arch and not shutil.which(f"qemu-system-{request.target.qemu_arch}"):
+        raise MissingDependency(f"qemu-system-{request.target.qemu_arch} is not on PATH",
+                                f"install {request.target.packages[-1]}")
+
+
+class _BuildWatch(threading.Thread):
+    """Counts object files while make runs, against the count of the last build."""
+
+    def __init__(self, build_dir: Path, status: Status, arch: str) -> None:
+        super().__init__(daemon=True)
+        self.build_dir = build_dir
+        self.status = status
+        self.arch = arch
+        self.stop = threading.Event()
+        record = build_dir / _OBJECT_RECORD
+        self.expected = int(record.read_text()) if record.is_file() else 0
+        self.start_time = time.monotonic()
+
+    def count(self) -> int:
+        total = 0
+        stack = [self.build_dir]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.name.endswith(".o"):
+                            total += 1
+            except OSError:
+                continue
+        return total
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            done = self.count()
+            elapsed = human_seconds(time.monotonic() - self.start_time)
+            if self.expected:
+                share = min(99, 100 * done // self.expected)
+                text = f"building {self.arch} kernel: {share}% ({done}/{self.expected} objects)"
+            else:
+                text = f"building {self.arch} kernel: {done} objects"
+            self.status.update(f"{text}, {elapsed}", topic="build")
+
+    def finish(self, ok: bool) -> None:
+        self.stop.set()
+        self.join()
+        if ok:
+            (self.build_dir / _OBJECT_RECORD).write_text(str(self.count()))
+
+
+class _RunWatch:
+    """Feeds console lines to the KTAP parser and shows what is running."""
+
+    def __init__(self, status: Status, arch: str) -> None:
+        self.status = status
+        self.arch = arch
+        self.parser = ktap.KtapParser(on_result=self._on_result)
+        self.done = 0
+        self.failed = 0
+
+    def _on_result(self, test: ktap.TestResult, depth: int) -> None:
+        if test.subtests:
+            return
+        self.done += 1
+        if test.status in (ktap.Status.FAIL, ktap.Status.CRASHED, ktap.Status.TIMEOUT):
+            self.failed += 1
+            self.status.log(f"  {test.status.name}: {test.label}")
+        self.status.update(f"running {self.arch} KUnit: {self.done} tests done, "
+                           f"{self.failed} failed", topic="run")
+
+
+def run(request: Request, status: Status) -> Outcome:
+    """Configure, build, boot and parse; raises on config and build failure."""
+    check_tools(request, status)
+    marks = {"config": time.monotonic()}
+    configure(request, status)
+    argv = command(request)
+    log_path = request.build_dir / "growstack-kunit.log"
+    runner = _RunWatch(status, request.target.arch)
+    watch: _BuildWatch | None = None
+    timed_out = False
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(argv) + "\n")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
+                                env=environment(), start_new_session=True)
+        guard = _Guard(proc, request.timeout)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                line = line.rstrip("\n")
+                message = _KUNIT_MESSAGE.match(line)
+                phase = _phase_of(message.group(1)) if message else None
+                if phase == "build" and "build" not in marks:
+                    watch = _BuildWatch(request.build_dir, status, request.target.arch)
+                    watch.start()
+                elif phase == "run":
+                    if watch:
+                        watch.finish(ok=True)
+                        watch = None
+                    runner.parser.start_document()
+                    guard.arm()
+                if phase:
+                    marks.setdefault(phase, time.monotonic())
+                elif "run" in marks and _TIMED_OUT.search(line):
+                    timed_out = True
+                elif "run" in marks and not message:
+                    guard.arm()
+                    runner.parser.feed(line)
+            proc.wait()
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise
+        finally:
+            guard.cancel()
+            if watch:
+                watch.finish(ok=False)
+            status.clear()
+    if "run" not in marks and proc.returncode != 0:
+        _raise_for("build" if "build" in marks else "config", log_path)
+    marks["end"] = time.monotonic()
+    order = [p for p in ("config", "build", "run", "end") if p in marks]
+    seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}
+    run = runner.parser.finish(timed_out=timed_out or guard.fired)
+    return Outcome(run, log_path, argv, seconds)
+
+
+def _phase_of(message: str) -> str | None:
+    if message.startswith("Configuring KUnit Kernel"):
+        return "config"
+    if message.startswith("Building KUnit Kernel"):
+        return "build"
+    if message.startswith("Starting KUnit Kernel"):
+        return "run"
+    return None
+
+
+class _Guard:
+    """Kills kunit.py when the kernel goes silent well past kunit.py's own timeout."""
+
+    GRACE = 60
+
+    def __init__(self, proc: subprocess.Popen, timeout: int) -> None:
+        self.proc = proc
+        self.timeout = timeout
+        self.fired = False
+        self._timer: threading.Timer | None = None
+
+    def arm(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        self._timer = threading.Timer(self.timeout + self.GRACE, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _raise_for(phase: str, log_path: Path) -> None:
+    lines = log_path.read_text(errors="replace").splitlines()
+    usage = [m.group(1) for m in map(_USAGE.match, lines) if m]
+    if usage:
+        raise UsageError(f"kunit.py rejected its arguments: {usage[0]}",
+                         "check what you passed after --")
+    errors = [line.strip() for line in lines if re.search(r"\berror\b|Error \d|\*\*\*", line)]
+    first = errors[0] if errors else (lines[-1].strip() if lines else "no output")
+    if phase == "build":
+        raise BuildFailed(f"kernel build failed: {first}", f"see the full log in {log_path}")
+    raise ConfigFailed(f"kunit.py could not configure the kernel: {first}",
+                       f"see the full log in {log_path}")

@@ -1,0 +1,76 @@
+"""kunitconfig fragments: pick them and merge them the way kunit.py does.
+
+kunit.py refuses two fragments that disagree on a symbol, lets --kconfig_add
+override the fragments, and lets both override what the arch adds. growstack
+merges identically, so the .config it makes with kconfiglib is the one kunit.py
+accepts without configuring again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import ConfigFailed, UsageError
+from .project import Project
+
+KERNEL_DEFAULT = "kunit-default"  # the tree's tools/testing/kunit/configs/default.config
+_ENTRY = re.compile(r"^CONFIG_(\w+)=(\S+|\".*\")$")
+_NOT_SET = re.compile(r"^# CONFIG_(\w+) is not set$")
+_ARCH_LINE = re.compile(r"^#\s*arch:\s*(.+)$", re.M)
+
+Entries = dict[str, str]
+
+
+def parse(text: str, origin: str) -> Entries:
+    entries: Entries = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _ENTRY.match(line) or _NOT_SET.match(line)
+        if match:
+            entries[match.group(1)] = match.group(2) if match.re is _ENTRY else "n"
+        elif not line.startswith("#"):
+            raise ConfigFailed(f"{origin}:{number}: cannot parse {line!r}",
+                               "write CONFIG_NAME=value or '# CONFIG_NAME is not set'")
+    return entries
+
+
+def render(entries: Entries) -> str:
+    return "".join(f"# CONFIG_{k} is not set\n" if v == "n" else f"CONFIG_{k}={v}\n"
+                   for k, v in entries.items())
+
+
+def fragment_path(name: str, tree: Path, project: Project) -> Path:
+    if name == KERNEL_DEFAULT:
+        return tree / "tools/testing/kunit/configs/default.config"
+    path = project.kunit / f"{name}.kunitconfig"
+    if not path.is_file():
+        known = ", ".join([KERNEL_DEFAULT, *available(project)])
+        raise UsageError(f"no kunitconfig fragment named {name!r}", f"pick from {known}")
+    return path
+
+
+def available(project: Project, arch: str | None = None) -> list[str]:
+    """Our fragments, restricted to `arch` by an optional '# arch: a b' line."""
+    names = []
+    for path in sorted(project.kunit.glob("*.kunitconfig")):
+        match = _ARCH_LINE.search(path.read_text())
+        if arch is None or not match or arch in match.group(1).replace(",", " ").split():
+            names.append(path.stem)
+    return names
+
+
+def merge(fragments: list[Path], kconfig_add: list[str], arch_kconfig: str) -> Entries:
+    merged: Entries = {}
+    for path in fragments:
+        for name, value in parse(path.read_text(), str(path)).items():
+            if merged.get(name, value) != value:
+                raise ConfigFailed(f"CONFIG_{name} is {merged[name]} in an earlier fragment but "
+                                   f"{value} in {path}", "make the fragments agree")
+            merged[name] = value
+    merged.update(parse("\n".join(kconfig_add), "--kconfig_add"))
+    result = parse(arch_kconfig, "the arch's kunit config")
+    result.update(merged)
+    return result

@@ -1,0 +1,129 @@
+"""The stages strung together: what each CLI command does, usable from Python.
+
+tree → series → config → kunit → ktap → report. `main_job` runs them all
+for the default targets on the pinned base.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import config, kunit, kunitconfig, report, series, targets, tree
+from .errors import Exit, UsageError
+from .progress import Status
+from .project import Project
+
+DEFAULT_TARGETS = ("um",)
+_CURRENT_TREE = "current-tree"
+
+
+@dataclass
+class Context:
+    project: Project
+    workspace: Path
+    status: Status = field(default_factory=Status)
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+
+
+def make_tree(ctx: Context, source: tree.Source, dest: Path | None = None) -> Path:
+    spec = tree.BaseSpec.load(ctx.project.base_file)
+    path, info = tree.get_tree(spec, source, ctx.workspace, dest, ctx.status)
+    (ctx.workspace / _CURRENT_TREE).write_text(str(path))
+    ctx.status.log(f"tree {path} (Linux {info.kernel}, {info.source})")
+    return path
+
+
+def current_tree(ctx: Context, explicit: Path | None) -> Path:
+    if explicit:
+        return explicit.resolve()
+    record = ctx.workspace / _CURRENT_TREE
+    if record.is_file() and Path(record.read_text()).is_dir():
+        return Path(record.read_text())
+    raise UsageError("no work tree yet", "make one with `growstack tree`, or pass --tree")
+
+
+def apply_series(ctx: Context, path: Path, *, include_local: bool = True) -> series.ApplyResult:
+    result = series.apply(path, series.full_series(ctx.project, include_local=include_local))
+    if result.applied:
+        ctx.status.log(f"applied {len(result.applied)} patch(es): {', '.join(result.applied)}")
+    if result.present:
+        ctx.status.log(f"{len(result.present)} patch(es) already applied")
+    return result
+
+
+def build_dir(ctx: Context, path: Path, arch: str, explicit: Path | None = None) -> Path:
+    return (explicit or ctx.workspace / "build" / path.name / arch).resolve()
+
+
+def fragments(ctx: Context, path: Path, arch: str, names: list[str] | None) -> list[Path]:
+    """Named fragments, or kunit.py's default plus every one of ours for `arch`."""
+    chosen = names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
+    return [kunitconfig.fragment_path(name, path, ctx.project) for name in chosen]
+
+
+def configure(ctx: Context, path: Path, arch: str, names: list[str] | None,
+              explicit_build_dir: Path | None, base: str) -> config.ConfigResult:
+    target = targets.resolve(arch, path, ctx.project)
+    entries = kunitconfig.merge(fragments(ctx, path, arch, names), [], target.kconfig)
+    out = build_dir(ctx, path, arch, explicit_build_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return config.configure(path, out, target.arch, kunitconfig.render(entries),
+                            cross_compile=target.cross_compile, base=base)
+
+
+def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
+         explicit_build_dir: Path | None = None, timeout: int = 300,
+         passthrough: list[str] | None = None, json_path: Path | None = None,
+         junit_path: Path | None = None) -> Exit:
+    target = targets.resolve(arch, path, ctx.project)
+    request = kunit.Request(tree=path, build_dir=build_dir(ctx, path, arch, explicit_build_dir),
+                            target=target, fragments=fragments(ctx, path, arch, names),
+                            timeout=timeout, passthrough=list(passthrough or []))
+    outcome = kunit.run(request, ctx.status)
+    info = _base_info(path)
+    metadata = {"arch": target.arch, "base": info, "tree": str(path),
+                "command": outcome.command, "log": str(outcome.log),
+                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()}}
+    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
+                       junit_path=junit_path, metadata=metadata)
+    # Kept for `growstack send`, which quotes the last results as test evidence.
+    results = ctx.workspace / "results"
+    results.mkdir(exist_ok=True)
+    report.write_json(outcome.run, results / f"{target.arch}.json", metadata)
+    return code
+
+
+def _base_info(path: Path) -> dict[str, str]:
+    try:
+        info = tree.BaseInfo.of(path)
+    except UsageError:
+        return {}
+    return {"kernel": info.kernel, "source": info.source, "sha256": info.sha256,
+            "commit": info.commit, "head": tree.open_repo(path).head.commit.hexsha}
+
+
+def per_target(path: Path | None, arch: str, several: bool) -> Path | None:
+    """`path` for one of several targets: {arch} replaced, or .ARCH before the suffix."""
+    if path is None:
+        return None
+    if "{arch}" in str(path):
+        return Path(str(path).replace("{arch}", arch))
+    return path.with_name(f"{path.stem}.{arch}{path.suffix}") if several else path
+
+
+def main_job(ctx: Context, arches: list[str], *, json_path: Path | None = None,
+             junit_path: Path | None = None, passthrough: list[str] | None = None) -> Exit:
+    path = make_tree(ctx, tree.Source())
+    apply_series(ctx, path)
+    worst = Exit.OK
+    for arch in arches:
+        ctx.status.log(f"== KUnit on {arch} ==")
+        code = test(ctx, path, arch, passthrough=passthrough,
+                    json_path=per_target(json_path, arch, len(arches) > 1),
+                    junit_path=per_target(junit_path, arch, len(arches) > 1))
+        worst = max(worst, code)
+    return worst
+

@@ -1,0 +1,93 @@
+"""KUnit targets: how each architecture is built and booted.
+
+UML runs natively. Every other arch boots under QEMU with a kunit.py qemu
+config: the tree's own (tools/testing/kunit/qemu_configs/ARCH.py) or ours
+(kunit/qemu_configs/ARCH.py), which takes precedence. The kconfig lines a
+qemu config adds are read with ast, without executing the file, because
+kunit.py loads them through a relative import only it can satisfy.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MissingDependency, UsageError
+from .project import Project
+
+# Debian package of each cross compiler prefix and QEMU system emulator.
+_CROSS_PACKAGES = {"hppa-linux-gnu-": "gcc-hppa-linux-gnu"}
+_QEMU_PACKAGES = {"x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
+                  "aarch64": "qemu-system-arm", "arm": "qemu-system-arm",
+                  "ppc64": "qemu-system-ppc", "riscv64": "qemu-system-misc",
+                  "hppa": "qemu-system-misc", "s390x": "qemu-system-misc",
+                  "alpha": "qemu-system-misc", "m68k": "qemu-system-misc",
+                  "sh4": "qemu-system-misc", "sparc": "qemu-system-sparc"}
+# Host-native arches need no cross compiler.
+_NATIVE = {"um", "x86_64", "i386"}
+_DEFAULT_CROSS = {"parisc": "hppa-linux-gnu-"}
+
+
+@dataclass(frozen=True)
+class Target:
+    arch: str
+    kconfig: str  # what kunit.py adds to every kunitconfig of this arch
+    qemu_arch: str | None = None
+    qemu_config: Path | None = None  # passed to kunit.py only when it is ours
+    cross_compile: str | None = None
+
+    @property
+    def packages(self) -> list[str]:
+        """Debian packages needed to build and boot this target."""
+        wanted = []
+        if self.cross_compile:
+            wanted.append(_CROSS_PACKAGES.get(self.cross_compile,
+                                              f"gcc-{self.cross_compile.rstrip('-')}"))
+        if self.qemu_arch:
+            wanted.append(_QEMU_PACKAGES.get(self.qemu_arch, "qemu-system-misc"))
+        return wanted
+
+
+def _qemu_params(path: Path) -> dict[str, str]:
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "QemuArchParams":
+                return {k.arg: ast.literal_eval(k.value) for k in node.keywords
+                        if k.arg in ("linux_arch", "kconfig", "qemu_arch")}
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UsageError(f"cannot read qemu config {path}: {err}",
+                         "fix the file; it must call QemuArchParams with literal arguments") \
+            from None
+    raise UsageError(f"{path} defines no QemuArchParams", "see kunit.py's qemu_configs/")
+
+
+def kunit_dir(tree: Path) -> Path:
+    """The tree's tools/testing/kunit, which must hold kunit.py."""
+    path = tree / "tools/testing/kunit"
+    if not (path / "kunit.py").is_file():
+        raise MissingDependency(f"{tree} has no tools/testing/kunit/kunit.py",
+                                "use a Linux tree of 5.5 or later")
+    return path
+
+
+def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None = None) -> Target:
+    kunit = kunit_dir(tree)
+    if arch == "um":
+        return Target("um", (kunit / "configs/arch_uml.config").read_text(),
+                      cross_compile=cross_compile)
+    ours = project.kunit / "qemu_configs" / f"{arch}.py"
+    theirs = kunit / "qemu_configs" / f"{arch}.py"
+    path = ours if ours.is_file() else theirs
+    if not path.is_file():
+        known = sorted({p.stem for d in (ours.parent, theirs.parent) if d.is_dir()
+                        for p in d.glob("*.py") if p.stem != "__init__"} | {"um"})
+        raise UsageError(f"no KUnit target for arch {arch!r}",
+                         f"pick one of {', '.join(known)}")
+    params = _qemu_params(path)
+    linux_arch = params.get("linux_arch", arch)
+    if cross_compile is None and linux_arch not in _NATIVE:
+        cross_compile = _DEFAULT_CROSS.get(linux_arch)
+    return Target(linux_arch, params.get("kconfig", ""), qemu_arch=params.get("qemu_arch"),
+                  qemu_config=path if path == ours else None, cross_compile=cross_compile)

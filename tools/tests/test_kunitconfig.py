@@ -1,0 +1,85 @@
+"""Fragment selection and merging, as kunit.py merges them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from growstack import kunitconfig, targets
+from growstack.errors import ConfigFailed, UsageError
+from growstack.project import Project
+
+from helpers import fake_kunit_tree, make_project
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_parse_and_render_round_trip() -> None:
+    text = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\nCONFIG_D=0x10\n"
+    assert kunitconfig.parse(text, "t") == {"A": "y", "B": "n", "C": '"x y"', "D": "0x10"}
+    assert kunitconfig.render(kunitconfig.parse(text, "t")) == text
+
+
+def test_parse_rejects_garbage_with_its_line() -> None:
+    with pytest.raises(ConfigFailed, match=r"frag:2: cannot parse 'KUNIT=y'"):
+        kunitconfig.parse("CONFIG_A=y\nKUNIT=y\n", "frag")
+
+
+def test_merge_order_matches_kunit_py(tmp_path: Path) -> None:
+    one = write(tmp_path / "one", "CONFIG_A=y\nCONFIG_B=m\n")
+    two = write(tmp_path / "two", "CONFIG_C=y\n")
+    merged = kunitconfig.merge([one, two], ["CONFIG_B=y"], "CONFIG_A=n\nCONFIG_UML=y\n")
+    # Fragments override the arch lines, --kconfig_add overrides the fragments.
+    assert merged == {"A": "y", "UML": "y", "B": "y", "C": "y"}
+
+
+def test_conflicting_fragments_are_refused(tmp_path: Path) -> None:
+    one = write(tmp_path / "one", "CONFIG_A=y\n")
+    two = write(tmp_path / "two", "CONFIG_A=m\n")
+    with pytest.raises(ConfigFailed, match="CONFIG_A is y in an earlier fragment but m"):
+        kunitconfig.merge([one, two], [], "")
+
+
+def test_available_respects_arch_lines(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path))
+    write(project.kunit / "all.kunitconfig", "CONFIG_KUNIT=y\n")
+    write(project.kunit / "hppa.kunitconfig", "# arch: parisc\nCONFIG_KUNIT=y\n")
+    assert kunitconfig.available(project, "um") == ["all"]
+    assert kunitconfig.available(project, "parisc") == ["all", "hppa"]
+    assert kunitconfig.available(project) == ["all", "hppa"]
+
+
+def test_unknown_fragment_names_the_choices(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path))
+    write(project.kunit / "mine.kunitconfig", "CONFIG_KUNIT=y\n")
+    with pytest.raises(UsageError, match="pick from kunit-default, mine"):
+        kunitconfig.fragment_path("nope", tmp_path, project)
+
+
+def test_targets_read_kunit_and_our_qemu_configs(tmp_path: Path) -> None:
+    tree = fake_kunit_tree(tmp_path / "linux")
+    project = Project(make_project(tmp_path / "project"))
+    um = targets.resolve("um", tree, project)
+    assert um.kconfig == "CONFIG_VIRTIO_UML=y\n" and um.packages == []
+    x86 = targets.resolve("x86_64", tree, project)
+    assert (x86.arch, x86.qemu_arch, x86.qemu_config) == ("x86_64", "x86_64", None)
+    assert "CONFIG_SERIAL_8250=y" in x86.kconfig and x86.packages == ["qemu-system-x86"]
+    ours = project.kunit / "qemu_configs"
+    ours.mkdir()
+    write(ours / "parisc.py", "QEMU_ARCH = QemuArchParams(linux_arch='parisc', "
+                              "kconfig='CONFIG_SERIAL_8250=y', qemu_arch='hppa')\n")
+    hppa = targets.resolve("parisc", tree, project)
+    assert hppa.qemu_config == ours / "parisc.py"
+    assert hppa.cross_compile == "hppa-linux-gnu-"
+    assert hppa.packages == ["gcc-hppa-linux-gnu", "qemu-system-misc"]
+
+
+def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
+    tree = fake_kunit_tree(tmp_path / "linux")
+    project = Project(make_project(tmp_path / "project"))
+    with pytest.raises(UsageError, match="pick one of um, x86_64"):
+        targets.resolve("vax", tree, project)
