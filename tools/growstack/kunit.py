@@ -12,6 +12,7 @@ from counting object files in the build directory.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ _KUNIT_MESSAGE = re.compile(r"^\[\d\d:\d\d:\d\d\] (.*)$")
 _TIMED_OUT = re.compile(r"timed out after [\d.]+ seconds")
 _USAGE = re.compile(r"^kunit\.py(?: \w+)?: error: (.*)$")
 _OBJECT_RECORD = ".growstack-objects"
+_BUILD_RECORD = ".growstack-build"
 CCACHE_DIR = "/usr/lib/ccache"
 
 
@@ -82,10 +84,14 @@ def configure(request: Request, status: Status) -> Path:
     return result.path
 
 
-def command(request: Request) -> list[str]:
+def command(request: Request, *, build: bool = True) -> list[str]:
+    """kunit.py run, or kunit.py exec when the kernel is known to be up to date."""
     kunit_py = request.tree / "tools/testing/kunit/kunit.py"
-    argv = [sys.executable, str(kunit_py), "run", f"--build_dir={request.build_dir}",
-            f"--jobs={request.jobs}", f"--timeout={request.timeout}", "--raw_output=all"]
+    argv = [sys.executable, str(kunit_py), "run" if build else "exec",
+            f"--build_dir={request.build_dir}", f"--timeout={request.timeout}",
+            "--raw_output=all"]
+    if build:
+        argv.append(f"--jobs={request.jobs}")
     target = request.target
     if target.qemu_config:
         argv.append(f"--qemu_config={target.qemu_config}")
@@ -97,11 +103,60 @@ def command(request: Request) -> list[str]:
     return argv + request.passthrough
 
 
-def environment() -> dict[str, str]:
-    """The environment for kunit.py: ccache first on PATH when it is installed."""
+def build_fingerprint(request: Request) -> str | None:
+    """What the kernel binary was built from, when growstack can know it.
+
+    A clean tree at a given commit, a given .config and the same kunit.py
+    arguments give the same kernel, so a match lets growstack skip the no-op
+    make (several seconds); a dirty tree or make options always build.
+    """
+    if any(a.startswith(("--make_options", "--jobs")) for a in request.passthrough):
+        return None
+    vmlinux = request.build_dir / "vmlinux"
+    config_file = request.build_dir / ".config"
+    git = ["git", "-C", str(request.tree)]
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    if status.returncode != 0 or status.stdout or not vmlinux.is_file() \
+            or not config_file.is_file():
+        return None
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    stat = vmlinux.stat()
+    target = request.target
+    digest = hashlib.sha256()
+    for part in (head, config_file.read_text(), f"{stat.st_size} {stat.st_mtime_ns}",
+                 f"{target.arch} {target.cross_compile} {target.qemu_config}"):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _up_to_date(request: Request) -> bool:
+    record = request.build_dir / _BUILD_RECORD
+    fingerprint = build_fingerprint(request)
+    return fingerprint is not None and record.is_file() and record.read_text() == fingerprint
+
+
+def _record_build(request: Request) -> None:
+    fingerprint = build_fingerprint(request)
+    record = request.build_dir / _BUILD_RECORD
+    if fingerprint:
+        record.write_text(fingerprint)
+    else:
+        record.unlink(missing_ok=True)
+
+
+def environment(request: Request) -> dict[str, str]:
+    """The environment for kunit.py: ccache first on PATH when it is installed.
+
+    CCACHE_BASEDIR makes ccache hash paths relative to the build directory, so
+    trees laid out alike (every workdir: trees/X beside build/X/ARCH) share
+    cache hits instead of missing on their absolute paths.
+    """
     env = dict(os.environ)
     if os.path.isdir(CCACHE_DIR) and CCACHE_DIR not in env.get("PATH", "").split(":"):
         env["PATH"] = f"{CCACHE_DIR}:{env.get('PATH', '')}"
+        common = os.path.commonpath([request.tree, request.build_dir])
+        if common != "/":
+            env.setdefault("CCACHE_BASEDIR", common)
     return env
 
 
@@ -189,7 +244,10 @@ def run(request: Request, status: Status) -> Outcome:
     check_tools(request, status)
     marks = {"config": time.monotonic()}
     configure(request, status)
-    argv = command(request)
+    built = not _up_to_date(request)
+    if not built:
+        status.log("kernel up to date (clean tree, same commit and .config): skipping the build")
+    argv = command(request, build=built)
     log_path = request.build_dir / "growstack-kunit.log"
     runner = _RunWatch(status, request.target.arch)
     watch: _BuildWatch | None = None
@@ -198,7 +256,7 @@ def run(request: Request, status: Status) -> Outcome:
         log.write("$ " + " ".join(argv) + "\n")
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                                env=environment(), start_new_session=True)
+                                env=environment(request), start_new_session=True)
         guard = _Guard(proc, request.timeout)
         try:
             assert proc.stdout is not None
@@ -235,6 +293,8 @@ def run(request: Request, status: Status) -> Outcome:
             status.clear()
     if "run" not in marks and proc.returncode != 0:
         _raise_for("build" if "build" in marks else "config", log_path)
+    if built and "run" in marks:
+        _record_build(request)
     marks["end"] = time.monotonic()
     order = [p for p in ("config", "build", "run", "end") if p in marks]
     seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}

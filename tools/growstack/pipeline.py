@@ -47,6 +47,9 @@ def current_tree(ctx: Context, explicit: Path | None) -> Path:
 
 def apply_series(ctx: Context, path: Path, *, include_local: bool = True) -> series.ApplyResult:
     result = series.apply(path, series.full_series(ctx.project, include_local=include_local))
+    if result.replaced:
+        ctx.status.log("the tree carried an older version of the series, applied by growstack: "
+                       "replaced it")
     if result.applied:
         ctx.status.log(f"applied {len(result.applied)} patch(es): {', '.join(result.applied)}")
     if result.present:

@@ -102,6 +102,7 @@ def ensure_clean(repo: git.Repo, what: str) -> None:
 class ApplyResult:
     applied: list[str] = field(default_factory=list)
     present: list[str] = field(default_factory=list)
+    replaced: bool = False  # an older version of the series, applied by growstack, was replaced
 
 
 def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
@@ -118,20 +119,44 @@ def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
         if pid is None:
             raise SeriesError(f"{p.path} holds no diff (not a git format-patch mail?)",
                               "regenerate it with `growstack export` or git format-patch")
+    original = repo.head.commit.hexsha
     have = _commit_patch_ids(repo)
-    result = ApplyResult()
-    for index, (commit, pid) in enumerate(have):
-        if index >= len(wanted) or wanted[index][1] != pid:
-            subject = repo.commit(commit).summary
+    stale = _first_mismatch(have, [pid for _, pid in wanted])
+    if stale is not None:
+        if repo.head.commit.hexsha != _applied_head(repo):
+            commit = repo.commit(have[stale][0])
             raise SeriesError(
-                f"{tree} carries commit {commit[:12]} ('{subject}') that is not the next patch "
-                "of the series", "export it with `growstack export`, or make a fresh tree")
-        result.present.append(wanted[index][0].name)
+                f"{tree} carries commit {commit.hexsha[:12]} ('{commit.summary}') that is not "
+                "the next patch of the series", "export it with `growstack export`, or make a "
+                "fresh tree")
+        # Only growstack's own earlier apply is there: an older series, safe to redo.
+        repo.git.reset("--hard", BASE_TAG)
+        have = []
+    result = ApplyResult(present=[p.name for p, _ in wanted[:len(have)]],
+                         replaced=stale is not None)
     pending = [p for p, _ in wanted[len(have):]]
     if pending:
-        _git_am(repo, pending)
+        _git_am(repo, pending, restore=original)
         result.applied = [p.name for p in pending]
+    _applied_record(repo).write_text(repo.head.commit.hexsha)
     return result
+
+
+def _first_mismatch(have: list[tuple[str, str | None]], wanted: list[str | None]) -> int | None:
+    for index, (_, pid) in enumerate(have):
+        if index >= len(wanted) or wanted[index] != pid:
+            return index
+    return None
+
+
+def _applied_record(repo: git.Repo) -> Path:
+    """Where apply notes the HEAD it left, to tell its own commits from the user's."""
+    return Path(repo.git_dir) / "growstack-applied"
+
+
+def _applied_head(repo: git.Repo) -> str | None:
+    record = _applied_record(repo)
+    return record.read_text().strip() if record.is_file() else None
 
 
 def _identity_env(repo: git.Repo) -> dict[str, str]:
@@ -142,8 +167,7 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
     return {"GIT_COMMITTER_NAME": "growstack", "GIT_COMMITTER_EMAIL": "growstack@localhost"}
 
 
-def _git_am(repo: git.Repo, pending: list[Patch]) -> None:
-    start = repo.head.commit.hexsha
+def _git_am(repo: git.Repo, pending: list[Patch], restore: str) -> None:
     try:
         repo.git.am("--3way", "--quiet", *[str(p.path) for p in pending],
                     env={**os.environ, **_identity_env(repo)})
@@ -152,8 +176,8 @@ def _git_am(repo: git.Repo, pending: list[Patch]) -> None:
         failed = _failed_patch(output, pending)
         conflicts = _conflicts(repo, output)
         repo.git.am("--abort")
-        if repo.head.commit.hexsha != start or repo.is_dirty(untracked_files=True):
-            repo.git.reset("--hard", start)  # the tree was clean: nothing of the user's is lost
+        if repo.head.commit.hexsha != restore or repo.is_dirty(untracked_files=True):
+            repo.git.reset("--hard", restore)  # the tree was clean: nothing of the user's is lost
         raise SeriesError(*_describe_failure(failed, conflicts, output)) from None
 
 

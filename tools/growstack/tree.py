@@ -194,13 +194,17 @@ def cached_base(tarball: Path, sha256: str, label: str, workspace: Path,
         except (git.BadName, git.InvalidGitRepositoryError, ValueError):
             shutil.rmtree(cache)  # an interrupted earlier attempt
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache.parent, prefix=".new-") as scratch:
+    with tempfile.TemporaryDirectory(dir=cache.parent, prefix=".new-",
+                                     ignore_cleanup_errors=True) as scratch:
         scratch_dir = Path(scratch)
         status.update(f"extracting {tarball.name} (once; later trees are cloned)", topic="base")
         (scratch_dir / "src").mkdir()
         top, version = _extract(tarball, scratch_dir / "src")
         bare = scratch_dir / "repo.git"
         _run_git(["init", "-q", "--bare", str(bare)], scratch_dir)
+        # No background `gc --auto` after the big commit: it would still be writing
+        # into the scratch path after the repository has moved into place.
+        _run_git(["config", "gc.auto", "0"], scratch_dir, {"GIT_DIR": str(bare)})
         env = {"GIT_DIR": str(bare), "GIT_WORK_TREE": str(top), **_IDENTITY}
         status.update(f"committing the pristine base of {label} into the cache", topic="base")
         # --force: the tarball's own .gitignore files must not hide any of its files.

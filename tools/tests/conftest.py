@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from growstack import pipeline, series, tree
+from growstack import pipeline, tree
 from growstack.progress import Status
 from growstack.project import Project
 
@@ -53,18 +53,17 @@ def kernel_tree(kernel_workspace: Path, project: Project) -> Path:
 
 
 @pytest.fixture(scope="session")
-def series_tree(kernel_workspace: Path, project: Project, kernel_tree: Path) -> Path:
-    """A work tree of the base with the whole series (and local patches) applied."""
-    spec = tree.BaseSpec.load(project.base_file)
-    path, _ = tree.get_tree(spec, tree.Source(), kernel_workspace,
-                            kernel_workspace / "trees" / "series", _status())
-    # The tests' own tree: start again from the base so an older series never blocks.
-    subprocess.run(["git", "reset", "-q", "--hard", tree.BASE_TAG], cwd=path, check=True)
-    subprocess.run(["git", "clean", "-qfdx"], cwd=path, check=True)
-    series.apply(path, series.full_series(project))
-    return path
+def kernel_context(kernel_workspace: Path, project: Project) -> pipeline.Context:
+    return pipeline.Context(project, kernel_workspace, _status())
 
 
 @pytest.fixture(scope="session")
-def kernel_context(kernel_workspace: Path, project: Project) -> pipeline.Context:
-    return pipeline.Context(project, kernel_workspace, _status())
+def series_tree(kernel_context: pipeline.Context) -> Path:
+    """The tree `growstack run` uses in the test workdir, with the series applied.
+
+    Tests share it (and so its build directory) with the main-job test, so
+    CI builds the UML kernel once.
+    """
+    path = pipeline.make_tree(kernel_context, tree.Source())
+    pipeline.apply_series(kernel_context, path)
+    return path

@@ -216,3 +216,45 @@ def test_export_refuses_uncommitted_patches_dir(developed: tuple[Project, Path])
     with pytest.raises(SeriesError, match="patches has uncommitted changes"):
         series.export(path, project)
     assert edited.read_text().endswith("my note\n")
+
+
+def test_older_series_applied_by_growstack_is_replaced(developed: tuple[Project, Path],
+                                                       tarball: Path, workspace: Path) -> None:
+    project, dev = developed
+    path = new_tree(tarball, workspace, "t")
+    series.apply(path, series.full_series(project))
+    # The series moves on: its second patch is revised.
+    (dev / "mm/stack.c").write_text("int stack = 2;\n")
+    git(dev, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qa",
+        "--amend", "--no-edit")
+    series.export(dev, project)
+    result = series.apply(path, series.full_series(project))
+    assert result.replaced and result.applied == ["mm-add-grows.patch", "mm-add-stack.patch"]
+    assert (path / "mm/stack.c").read_text() == "int stack = 2;\n"
+
+
+def test_user_commits_on_an_applied_series_are_never_replaced(
+        developed: tuple[Project, Path], tarball: Path, workspace: Path) -> None:
+    project, dev = developed
+    path = new_tree(tarball, workspace, "t")
+    series.apply(path, series.full_series(project)[:1])
+    mine = commit_change(path, "mine.c", "int mine;\n", "my own work")
+    with pytest.raises(SeriesError, match="my own work"):
+        series.apply(path, series.full_series(project))
+    assert git(path, "rev-parse", "HEAD") == mine
+
+
+def test_failed_replacement_restores_the_old_series(developed: tuple[Project, Path],
+                                                    tarball: Path, workspace: Path) -> None:
+    project, _ = developed
+    path = new_tree(tarball, workspace, "t")
+    series.apply(path, series.full_series(project))
+    before = git(path, "rev-parse", "HEAD")
+    # A new version of the second patch that modifies a file the base lacks.
+    broken = project.patches / "mm-add-stack.patch"
+    broken.write_text(broken.read_text().replace("new file mode 100644\n", "")
+                      .replace("--- /dev/null", "--- a/mm/stack.c"))
+    with pytest.raises(SeriesError, match="mm-add-stack.patch does not apply"):
+        series.apply(path, series.full_series(project))
+    assert git(path, "rev-parse", "HEAD") == before
+    assert git(path, "status", "--porcelain") == ""

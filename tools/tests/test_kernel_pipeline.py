@@ -1,0 +1,73 @@
+"""The whole pipeline on the real pinned base: apply, export, build, boot, parse.
+
+Slow: the first run extracts the base and builds a UML kernel (minutes;
+ccache makes later runs fast). CI runs these too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from growstack import pipeline, series, tree
+from growstack.errors import Exit
+from growstack.project import Project
+
+pytestmark = pytest.mark.kernel
+
+
+def carried_subjects(path: Path) -> list[str]:
+    out = subprocess.run(["git", "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..HEAD"],
+                         cwd=path, capture_output=True, text=True, check=True).stdout
+    return out.splitlines()
+
+
+def test_series_applies_and_reapplies_as_a_no_op(series_tree: Path, project: Project) -> None:
+    patches = series.full_series(project)
+    assert patches, "the series is empty"
+    assert len(carried_subjects(series_tree)) == len(patches)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
+                          text=True).stdout
+    again = series.apply(series_tree, patches)
+    assert again.applied == [] and again.present == [p.name for p in patches]
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
+                          text=True).stdout == head
+
+
+def test_export_of_the_applied_series_is_a_zero_diff(series_tree: Path, project: Project,
+                                                     tmp_path: Path) -> None:
+    copy = Project(tmp_path / "project")
+    shutil.copytree(project.patches, copy.patches)
+    shutil.copytree(project.kunit, copy.kunit)
+    result = series.export(series_tree, copy)
+    assert result.written == [] and result.removed == []
+    for original in project.patches.rglob("*"):
+        if original.is_file():
+            assert (copy.patches / original.relative_to(project.patches)).read_bytes() == \
+                original.read_bytes(), original
+
+
+def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Context,
+                                                      tmp_path: Path) -> None:
+    json_path, junit_path = tmp_path / "results.json", tmp_path / "junit.xml"
+    code = pipeline.main_job(kernel_context, ["um"], json_path=json_path, junit_path=junit_path)
+    results = json.loads(json_path.read_text())
+    assert code == Exit.OK, results["counts"]
+    assert results["status"] in ("PASS", "SKIP")
+    counts = results["counts"]
+    assert counts["failed"] == counts["crashed"] == counts["timeout"] == 0
+    assert counts["passed"] > 300  # kunit.py's whole default set ran
+    suites = {suite["name"]: suite for suite in results["suites"]}
+    mman = suites["mman"]
+    assert mman["status"] == "PASS" and mman["plan"] == len(mman["subtests"]) > 0
+    assert all(case["status"] == "PASS" for case in mman["subtests"])
+    assert results["metadata"]["base"]["commit"] == tree.BaseInfo.of(
+        Path(results["metadata"]["tree"])).commit
+    cases = ET.parse(junit_path).getroot().iter("testcase")
+    assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == \
+        {case["name"] for case in mman["subtests"]}
