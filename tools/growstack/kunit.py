@@ -56,6 +56,27 @@ class Outcome:
     seconds: dict[str, float]  # per phase: config, build, run
 
 
+_PATH_OPTIONS = ("--kunitconfig", "--qemu_config")
+
+
+def absolute_paths(args: list[str]) -> list[str]:
+    """kunit.py's path options made absolute: it changes into the tree first.
+
+    --json takes its file only as --json=FILE: kunit.py reads a bare --json
+    as --json=stdout, so the word after it is a filter glob.
+    """
+    out: list[str] = []
+    for arg in args:
+        if out and out[-1] in _PATH_OPTIONS and not arg.startswith("-"):
+            arg = os.path.abspath(arg)
+        else:
+            option, sep, value = arg.partition("=")
+            if sep and (option in _PATH_OPTIONS or option == "--json" and value != "stdout"):
+                arg = f"{option}={os.path.abspath(value)}"
+        out.append(arg)
+    return out
+
+
 def _passthrough_config(args: list[str]) -> tuple[list[Path], list[str]]:
     """The --kunitconfig and --kconfig_add values among kunit.py's own arguments."""
     parser = argparse.ArgumentParser(add_help=False)

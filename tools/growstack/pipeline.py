@@ -84,7 +84,8 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
     target = targets.resolve(arch, path, ctx.project)
     request = kunit.Request(tree=path, build_dir=build_dir(ctx, path, arch, explicit_build_dir),
                             target=target, fragments=fragments(ctx, path, arch, names),
-                            timeout=timeout, passthrough=list(passthrough or []))
+                            timeout=timeout,
+                            passthrough=kunit.absolute_paths(list(passthrough or [])))
     outcome = kunit.run(request, ctx.status)
     info = _base_info(path)
     metadata = {"arch": target.arch, "base": info, "tree": str(path),

@@ -83,3 +83,13 @@ def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
     project = Project(make_project(tmp_path / "project"))
     with pytest.raises(UsageError, match="pick one of um, x86_64"):
         targets.resolve("vax", tree, project)
+
+
+def test_passthrough_paths_are_made_absolute(tmp_path: Path, monkeypatch) -> None:
+    from growstack import kunit
+    monkeypatch.chdir(tmp_path)
+    args = ["--kunitconfig=my.config", "--qemu_config", "q.py", "--json", "stdout",
+            "--kernel_args=a=b", "mm_*", "--json=out.json"]
+    assert kunit.absolute_paths(args) == [
+        f"--kunitconfig={tmp_path}/my.config", "--qemu_config", f"{tmp_path}/q.py", "--json",
+        "stdout", "--kernel_args=a=b", "mm_*", f"--json={tmp_path}/out.json"]
