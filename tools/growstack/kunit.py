@@ -165,19 +165,15 @@ def _record_build(request: Request) -> None:
         record.unlink(missing_ok=True)
 
 
-def environment(request: Request) -> dict[str, str]:
+def environment() -> dict[str, str]:
     """The environment for kunit.py: ccache first on PATH when it is installed.
 
-    CCACHE_BASEDIR makes ccache hash paths relative to the build directory, so
-    trees laid out alike (every workdir: trees/X beside build/X/ARCH) share
-    cache hits instead of missing on their absolute paths.
+    No CCACHE_BASEDIR: ccache would rewrite the source paths but not Kbuild's
+    -fmacro-prefix-map, and __FILE__ in the kernel would change.
     """
     env = dict(os.environ)
     if os.path.isdir(CCACHE_DIR) and CCACHE_DIR not in env.get("PATH", "").split(":"):
         env["PATH"] = f"{CCACHE_DIR}:{env.get('PATH', '')}"
-        common = os.path.commonpath([request.tree, request.build_dir])
-        if common != "/":
-            env.setdefault("CCACHE_BASEDIR", common)
     return env
 
 
@@ -277,7 +273,7 @@ def run(request: Request, status: Status) -> Outcome:
         log.write("$ " + " ".join(argv) + "\n")
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                                env=environment(request), start_new_session=True)
+                                env=environment(), start_new_session=True)
         guard = _Guard(proc, request.timeout)
         try:
             assert proc.stdout is not None
