@@ -7,6 +7,7 @@ ccache makes later runs fast). CI runs these too.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -71,3 +72,15 @@ def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Co
     cases = ET.parse(junit_path).getroot().iter("testcase")
     assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == \
         {case["name"] for case in mman["subtests"]}
+
+
+def test_drop_in_kunit_script_configures_our_series(kernel_workspace: Path,
+                                                    series_tree: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([str(repo / "scripts/kunit"), "config", "--arch=um"],
+                            env={**os.environ, "GROWSTACK_HOME": str(kernel_workspace)},
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = kernel_workspace / "build" / series_tree.name / "kunit.py" / ".config"
+    lines = config.read_text().splitlines()
+    assert "CONFIG_MMAN_KUNIT_TEST=y" in lines and "CONFIG_KUNIT=y" in lines
