@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, ktap, pipeline, report, series, tree
+from . import __version__, check, ktap, mail, pipeline, report, series, tree
 from .errors import MEANING, Exit, GrowstackError, UsageError
 from .project import find_project, workspace
 
@@ -66,7 +66,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", action="append", dest="arches",
                    help=f"a target (repeatable; default: {', '.join(pipeline.DEFAULT_TARGETS)})")
     _output_args(p)
+
+    p = sub.add_parser("check", help="series hygiene before mailing: the series applies and "
+                       "re-exports unchanged, checkpatch --strict, every prefix builds")
+    _release_tree_arg(p)
+    p.add_argument("--arch", action="append", dest="arches",
+                   help="build every prefix for this arch (repeatable; default: um)")
+    p.add_argument("--fragment", action="append", dest="fragments", metavar="NAME",
+                   help="kunit/NAME.kunitconfig or kunit-default (repeatable; default: the "
+                        "series' own fragments for the arch)")
+    p.add_argument("--no-build", action="store_true", help="skip the prefix builds")
+
+    p = sub.add_parser("send", help="mail the series with b4; by default write the mails of "
+                       "the version in patches/cover-letter to a directory and record it")
+    _release_tree_arg(p)
+    p.add_argument("-o", "--output-dir", type=Path,
+                   help="a new or empty directory for the mails (default: <workdir>/mail/vN)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true",
+                      help="write the mails but record nothing: the version stays")
+    mode.add_argument("--send", action="store_true", dest="real",
+                      help="send them for real with b4 through git's sendemail settings, "
+                           "after a confirmation typed at the terminal")
+    p.add_argument("--no-sign", action="store_true",
+                   help="do not sign the mails (b4 signs with patatt by default)")
     return parser
+
+
+def _release_tree_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tree", type=Path, help="a growstack work tree of the base that it may "
+                   "reset (default: the release tree of the pinned base in the workdir)")
 
 
 def _tree_arg(p: argparse.ArgumentParser) -> None:
@@ -112,6 +141,10 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
         return pipeline.main_job(ctx, args.arches or list(pipeline.DEFAULT_TARGETS),
                                  json_path=args.json, junit_path=args.junit,
                                  passthrough=passthrough)
+    if args.command == "check":
+        return _check(ctx, args)
+    if args.command == "send":
+        return _send(ctx, args)
     path = pipeline.current_tree(ctx, args.tree)
     if args.command == "apply":
         pipeline.apply_series(ctx, path, include_local=not args.no_local)
@@ -132,6 +165,32 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
                              explicit_build_dir=args.build_dir, timeout=args.timeout,
                              passthrough=passthrough, json_path=args.json,
                              junit_path=args.junit)
+    return Exit.OK
+
+
+def _check(ctx: pipeline.Context, args: argparse.Namespace) -> int:
+    path = pipeline.release_tree(ctx, args.tree)
+    result = check.run(ctx, path, arches=args.arches or ["um"], fragments=args.fragments,
+                       build=not args.no_build)
+    print(f"check passed: {result.patches} patch(es)"
+          + ("" if args.no_build else f", every prefix builds on {', '.join(result.built)}"))
+    return Exit.OK
+
+
+def _send(ctx: pipeline.Context, args: argparse.Namespace) -> int:
+    sent = mail.send(ctx, args.tree, output=args.output_dir, dry_run=args.dry_run,
+                     real=args.real, sign=not args.no_sign)
+    for reason in sent.evidence_left_out:
+        print(f"test evidence leaves out {reason}")
+    verb = "sent" if sent.really_sent else "wrote"
+    print(f"{verb} v{sent.version}: {len(sent.mails)} mail(s) in {sent.directory}")
+    print(f"recipients: {', '.join(sent.recipients) or 'none'}")
+    print(f"round trip: the mails apply on the base to tree {sent.tree_hash}, the tree of "
+          "`growstack apply --no-local`")
+    print(f"b4 branch: {mail.B4_BRANCH} in {sent.tree}")
+    if sent.recorded:
+        print(f"patches/cover-letter now prepares v{sent.version + 1}: write its changes "
+              "and commit it")
     return Exit.OK
 
 

@@ -22,8 +22,13 @@ class Exit(IntEnum):
     SERIES_FAILED = 6  # a patch does not apply, a malformed series, a dirty tree
     BASE_FAILED = 7  # base tree cannot be had: missing package, checksum, download
     MISSING_DEPENDENCY = 8  # a tool growstack needs is not installed
-    CHECK_FAILED = 9  # series hygiene (checkpatch, bisectability, round trip)
+    CHECK_FAILED = 9  # checkpatch found problems in a mailed patch
     MAIL_FAILED = 10  # preparing or sending the series by mail
+    EXPORT_DIFFERS = 11  # the applied series does not re-export to patches/ unchanged
+    NO_IDENTITY = 12  # git user.name or user.email is not set
+    COVER_INCOMPLETE = 13  # patches/cover-letter still holds placeholders
+    OUTPUT_NOT_EMPTY = 14  # the directory for the mails is not empty
+    NO_SIGNING_KEY = 15  # b4 cannot sign: no patatt key; --no-sign
 
 
 MEANING = {
@@ -36,8 +41,13 @@ MEANING = {
     Exit.SERIES_FAILED: "the series does not apply, or the tree is dirty",
     Exit.BASE_FAILED: "the base tree cannot be had",
     Exit.MISSING_DEPENDENCY: "a tool or package is missing",
-    Exit.CHECK_FAILED: "a series hygiene check failed",
+    Exit.CHECK_FAILED: "checkpatch found problems in a patch",
     Exit.MAIL_FAILED: "preparing or sending mail failed",
+    Exit.EXPORT_DIFFERS: "the series does not re-export to an unchanged patches/",
+    Exit.NO_IDENTITY: "no git identity (user.name, user.email)",
+    Exit.COVER_INCOMPLETE: "the cover letter still holds placeholders",
+    Exit.OUTPUT_NOT_EMPTY: "the output directory is not empty",
+    Exit.NO_SIGNING_KEY: "no signing key for the mails",
 }
 
 

@@ -6,10 +6,13 @@ for the default targets on the pinned base.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import git
 
 from . import config, kunit, kunitconfig, report, series, targets, tree
 from .errors import Exit, UsageError
@@ -17,6 +20,7 @@ from .progress import Status
 from .project import Project
 
 DEFAULT_TARGETS = ("um",)
+DEFAULT_TIMEOUT = 300
 _CURRENT_TREE = "current-tree"
 
 
@@ -43,6 +47,26 @@ def current_tree(ctx: Context, explicit: Path | None) -> Path:
     if record.is_file() and Path(record.read_text()).is_dir():
         return Path(record.read_text())
     raise UsageError("no work tree yet", "make one with `growstack tree`, or pass --tree")
+
+
+def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
+    """The tree `check` and `send` work in: the pinned base with the mailed series
+    applied and nothing else. growstack owns it and moves its branches."""
+    if explicit:
+        path = explicit.resolve()
+    else:
+        spec = tree.BaseSpec.load(ctx.project.base_file)
+        path, _ = tree.get_tree(spec, tree.Source(), ctx.workspace,
+                                ctx.workspace / "trees" / f"release-{spec.kernel}", ctx.status)
+        repo = tree.open_repo(path)
+        if (Path(repo.git_dir) / "rebase-apply").exists():
+            repo.git.am("--abort")  # an interrupted check or send of ours
+    repo = tree.open_repo(path)
+    series.ensure_clean(repo, "growstack")
+    if repo.head.is_detached or repo.active_branch.name != tree.WORK_BRANCH:
+        repo.git.checkout("--quiet", tree.WORK_BRANCH)
+    apply_series(ctx, path, include_local=False)
+    return path
 
 
 def apply_series(ctx: Context, path: Path, *, include_local: bool = True) -> series.ApplyResult:
@@ -78,7 +102,7 @@ def configure(ctx: Context, path: Path, arch: str, names: list[str] | None,
 
 
 def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
-         explicit_build_dir: Path | None = None, timeout: int = 300,
+         explicit_build_dir: Path | None = None, timeout: int = DEFAULT_TIMEOUT,
          passthrough: list[str] | None = None, json_path: Path | None = None,
          junit_path: Path | None = None) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
@@ -87,10 +111,10 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
                             timeout=timeout,
                             passthrough=kunit.absolute_paths(list(passthrough or [])))
     outcome = kunit.run(request, ctx.status)
-    info = _base_info(path)
-    metadata = {"arch": target.arch, "base": info, "tree": str(path),
+    metadata = {"arch": target.arch, "tree": str(path),
                 "command": outcome.command, "log": str(outcome.log),
-                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()}}
+                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+                **evidence_metadata(path, arch, names, timeout, passthrough)}
     code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
                        junit_path=junit_path, metadata=metadata)
     # Kept for `growstack send`, which quotes the last results as test evidence.
@@ -107,6 +131,38 @@ def _base_info(path: Path) -> dict[str, str]:
         return {}
     return {"kernel": info.kernel, "source": info.source, "sha256": info.sha256,
             "commit": info.commit, "head": tree.open_repo(path).head.commit.hexsha}
+
+
+def evidence_metadata(path: Path, arch: str, names: list[str] | None = None,
+                      timeout: int = DEFAULT_TIMEOUT,
+                      passthrough: list[str] | None = None) -> dict[str, Any]:
+    """What `growstack send` needs to quote a run as test evidence: the base,
+    the patch-ids of the commits tested, the command that repeats the run."""
+    return {"base": _base_info(path), "patches": _carried(path),
+            "reproduce": _reproduce(arch, names, timeout, passthrough)}
+
+
+def _carried(path: Path) -> list[str | None] | None:
+    """The patch-ids of the commits tested; None when uncommitted changes were tested too."""
+    try:
+        repo = tree.open_repo(path)
+        if repo.is_dirty(untracked_files=True):
+            return None
+        return [pid for _, pid in series.carried_patch_ids(repo)]
+    except (UsageError, git.GitCommandError):
+        return None
+
+
+def _reproduce(arch: str, names: list[str] | None, timeout: int,
+               passthrough: list[str] | None) -> str:
+    """The `growstack test` command line of a run, for others to repeat it."""
+    words = ["growstack", "test", "--arch", arch]
+    words += [w for name in names or [] for w in ("--fragment", name)]
+    if timeout != DEFAULT_TIMEOUT:
+        words += ["--timeout", str(timeout)]
+    if passthrough:
+        words += ["--", *passthrough]
+    return shlex.join(words)
 
 
 def per_target(path: Path | None, arch: str, several: bool) -> Path | None:

@@ -81,7 +81,7 @@ def patch_id(text: str) -> str | None:
     return out[0] if out else None
 
 
-def _commit_patch_ids(repo: git.Repo) -> list[tuple[str, str | None]]:
+def carried_patch_ids(repo: git.Repo) -> list[tuple[str, str | None]]:
     """(commit, patch-id) for each commit since the base, oldest first."""
     commits = [c.hexsha for c in repo.iter_commits(f"{BASE_TAG}..HEAD", reverse=True)]
     return [(c, patch_id(repo.git.show(c, "--format=", "--patch", "--no-color", "--full-index")))
@@ -120,7 +120,7 @@ def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
             raise SeriesError(f"{p.path} holds no diff (not a git format-patch mail?)",
                               "regenerate it with `growstack export` or git format-patch")
     original = repo.head.commit.hexsha
-    have = _commit_patch_ids(repo)
+    have = carried_patch_ids(repo)
     stale = _first_mismatch(have, [pid for _, pid in wanted])
     if stale is not None:
         if repo.head.commit.hexsha != _applied_head(repo):
@@ -136,7 +136,7 @@ def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
                          replaced=stale is not None)
     pending = [p for p, _ in wanted[len(have):]]
     if pending:
-        _git_am(repo, pending, restore=original)
+        git_am(repo, pending, restore=original)
         result.applied = [p.name for p in pending]
     _applied_record(repo).write_text(repo.head.commit.hexsha)
     return result
@@ -167,7 +167,8 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
     return {"GIT_COMMITTER_NAME": "growstack", "GIT_COMMITTER_EMAIL": "growstack@localhost"}
 
 
-def _git_am(repo: git.Repo, pending: list[Patch], restore: str) -> None:
+def git_am(repo: git.Repo, pending: list[Patch], restore: str) -> None:
+    """`git am --3way` of `pending`; on failure abort, reset to `restore`, raise."""
     try:
         repo.git.am("--3way", "--quiet", *[str(p.path) for p in pending],
                     env={**os.environ, **_identity_env(repo)})
@@ -212,7 +213,7 @@ class ExportResult:
     removed: list[Path] = field(default_factory=list)
 
 
-def _subject(mail: str) -> str:
+def subject(mail: str) -> str:
     match = re.search(r"^Subject: (?:\[[^]]*\] )?(.*(?:\n[ \t].*)*)", mail, re.M)
     return re.sub(r"\n[ \t]+", " ", match.group(1)).strip() if match else ""
 
@@ -241,13 +242,13 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     ensure_clean(repo, "export")
     _guard_destination(project)
     old = full_series(project)
-    local_subjects = {_subject(p.path.read_text(errors="replace")) for p in old if p.local}
+    local_subjects = {subject(p.path.read_text(errors="replace")) for p in old if p.local}
     with tempfile.TemporaryDirectory() as scratch:
         mails = [(m.name.split("-", 1)[1], m.read_bytes()) for m in
                  _format_patches(repo, Path(scratch))]
     new: dict[bool, list[tuple[str, bytes]]] = {False: [], True: []}
     for name, body in mails:
-        local = _subject(body.decode(errors="replace")) in local_subjects
+        local = subject(body.decode(errors="replace")) in local_subjects
         taken = {n for n, _ in new[local]}
         stem, suffix, n = name[: -len(".patch")], "", 1
         while f"{stem}{suffix}.patch" in taken:

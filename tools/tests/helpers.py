@@ -14,7 +14,8 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout.strip()
 
 
-def make_tarball(tmp: Path, files: dict[str, str] | None = None, name: str = "linux-tiny") -> Path:
+def make_tarball(tmp: Path, files: dict[str, str] | None = None, name: str = "linux-tiny",
+                 executable: tuple[str, ...] = ()) -> Path:
     """A tarball shaped like linux-source: one top directory holding a Makefile."""
     src = tmp / "tarball-src" / name
     contents = {"Makefile": MAKEFILE, "mm/mmap.c": "int mmap;\n", "README": "tiny\n",
@@ -23,6 +24,8 @@ def make_tarball(tmp: Path, files: dict[str, str] | None = None, name: str = "li
     for rel, text in contents.items():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_text(text)
+        if rel in executable:
+            (src / rel).chmod(0o755)
     out = tmp / f"{name}.tar.xz"
     with tarfile.open(out, "w:xz") as tar:
         tar.add(src, arcname=name)

@@ -1,0 +1,245 @@
+"""Series hygiene before anything is mailed: `growstack check`.
+
+Everything runs in the release tree (a growstack-owned tree of the pinned base,
+see pipeline.release_tree) on the mailed series alone, patches/local/ left out:
+
+1. the series applies with git am and exports back to patches/ byte for byte;
+2. scripts/checkpatch.pl --strict finds nothing in any patch;
+3. every prefix of the series builds (UML by default), one after the other in
+   one build directory with ccache, so each build recompiles only what its
+   patch changed. A prefix whose source tree and .config already built is
+   not built again: rerunning an unchanged check costs seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from . import deps, kunit, pipeline, series, targets
+from .kunitconfig import KERNEL_DEFAULT, available
+from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
+from .progress import Status, human_seconds
+from .project import Project
+from .tree import WORK_BRANCH, open_repo
+
+_FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK): (.*)$")
+_TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks")
+_BUILT_RECORD = ".growstack-check-built"
+# checkpatch runs spdxcheck.py with the python3 first on PATH: Debian's, with these.
+CHECKPATCH_PACKAGES = ("perl", "python3-ply", "python3-git")
+
+
+@dataclass
+class Report:
+    patches: int = 0
+    built: dict[str, int] = field(default_factory=dict)  # arch -> prefixes built now
+    reused: dict[str, int] = field(default_factory=dict)  # arch -> already built before
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
+
+
+# -- 1. apply and re-export --------------------------------------------------------
+
+def require_zero_export(tree: Path, project: Project) -> None:
+    """The applied series must export to exactly the files in patches/."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Project(Path(scratch))
+        shutil.copytree(project.patches, copy.patches)
+        result = series.export(tree, copy, prune=True)  # prune: patches/local is not applied
+        changed = [p for p in result.written if p.parent == copy.patches]
+        changed += [p for p in result.removed if p.parent == copy.patches]
+    if changed:
+        names = ", ".join(f"patches/{p.name}" for p in changed[:3])
+        raise GrowstackError(
+            f"the series applies but does not export back unchanged: {names} would change",
+            "run `growstack apply` and `growstack export` in a work tree and commit the "
+            "result, so that patches/ is what git format-patch writes",
+            exit_code=Exit.EXPORT_DIFFERS)
+
+
+# -- 2. checkpatch -------------------------------------------------------------------
+
+def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Status,
+               out: TextIO) -> None:
+    """scripts/checkpatch.pl --strict on each patch; every finding is printed."""
+    script = tree / "scripts/checkpatch.pl"
+    if not script.is_file():
+        raise MissingDependency(f"{tree} has no scripts/checkpatch.pl",
+                                "check needs a Linux tree as its base")
+    deps.ensure(CHECKPATCH_PACKAGES, status, why="scripts/checkpatch.pl and its spdxcheck.py")
+    env = {**os.environ, "PATH": f"/usr/bin:{os.environ.get('PATH', '')}"}
+    totals = [0, 0, 0]
+    dirty: list[str] = []
+    first = ""
+    for number, patch in enumerate(patches, 1):
+        status.update(f"checkpatch --strict {number}/{len(patches)}: {patch.name}",
+                      topic="checkpatch")
+        result = subprocess.run(["perl", str(script), "--strict", "--terse", str(patch.path)],
+                                cwd=tree, env=env, capture_output=True, text=True)
+        shown = _relative(patch.path, root)
+        findings = [f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(4)}"
+                    for m in map(_FINDING.match, result.stdout.splitlines()) if m]
+        total = next((m for m in map(_TOTAL.match, result.stdout.splitlines()) if m), None)
+        if total:
+            totals = [t + int(n) for t, n in zip(totals, total.groups())]
+        if result.returncode != 0 or findings:
+            dirty.append(patch.name)
+            lines = findings or [f"{shown}: checkpatch.pl exited {result.returncode}: "
+                                 f"{_last_line(result.stderr or result.stdout)}"]
+            first = first or lines[0]
+            status.clear()
+            for line in lines:
+                print(line, file=out)
+    status.clear()
+    if dirty:
+        errors, warnings, checks = totals
+        raise CheckFailed(f"checkpatch --strict: {errors} error(s), {warnings} warning(s), "
+                          f"{checks} check(s) in {len(dirty)} of {len(patches)} patch(es); "
+                          f"first: {first}",
+                          "fix the commits in a work tree, `growstack export`, and check again")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+# -- 3. every prefix builds ----------------------------------------------------------
+
+def first_error(lines: list[str]) -> str:
+    """The line that says why a kernel build failed: the compiler's, else make's."""
+    for pattern in (r": (?:fatal )?error: |undefined reference to|: multiple definition of",
+                    r"\*\*\*|Error \d+"):
+        for line in lines:
+            if re.search(pattern, line):
+                return line.strip()
+    return _last_line("\n".join(lines))
+
+
+def _build_key(tree_id: str, config_text: str, target: targets.Target) -> str:
+    digest = hashlib.sha256(config_text.encode()).hexdigest()[:16]
+    return f"{target.arch} {target.cross_compile or '-'} {tree_id} {digest}"
+
+
+def _make(argv: list[str], cwd: Path, log: TextIO, status: Status,
+          label: str) -> list[str] | None:
+    """Run make, logging everything; None if it succeeded, else its output lines."""
+    log.write("$ " + " ".join(argv) + "\n")
+    log.flush()
+    started = time.monotonic()
+    lines: list[str] = []
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
+                            env=kunit.environment())
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.write(line)
+        lines.append(line.rstrip("\n"))
+        status.update(f"{label}: {line.strip()[:60]}, {human_seconds(time.monotonic() - started)}",
+                      topic="build")
+    return None if proc.wait() == 0 else lines
+
+
+def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: targets.Target,
+                   build_dir: Path, status: Status) -> tuple[int, int]:
+    """Build the tree at each commit in turn; (built, reused). Raises at the first failure.
+
+    `build_dir` holds the .config for the whole series; each prefix starts
+    from it and `make olddefconfig` drops what that prefix does not have yet.
+    """
+    deps.ensure(list(deps.BUILD_PACKAGES) + target.packages, status,
+                why=f"building {target.arch} kernels")
+    if not shutil.which(f"{target.cross_compile or ''}gcc"):
+        raise MissingDependency(f"no C compiler: {target.cross_compile or ''}gcc is not on PATH",
+                                "install build-essential (or the cross gcc for this arch)")
+    repo = open_repo(tree)
+    config_text = (build_dir / ".config").read_text()
+    record = build_dir / _BUILT_RECORD
+    done = set(record.read_text().splitlines()) if record.is_file() else set()
+    make = ["make", f"ARCH={target.arch}", f"O={build_dir}", f"-j{os.cpu_count() or 1}"]
+    if target.cross_compile:
+        make.append(f"CROSS_COMPILE={target.cross_compile}")
+    log_path = build_dir / "growstack-check.log"
+    built = reused = 0
+    try:
+        with open(log_path, "w") as log:
+            for number, (commit, patch) in enumerate(commits, 1):
+                key = _build_key(repo.commit(commit).tree.hexsha, config_text, target)
+                if key in done:
+                    reused += 1
+                    continue
+                label = f"{target.arch} build of patch {number}/{len(commits)} ({patch.name})"
+                repo.git.checkout("--quiet", "--detach", commit)
+                (build_dir / ".config").write_text(config_text)
+                failed = _make([*make, "olddefconfig"], tree, log, status, label)
+                if failed is None:
+                    failed = _make(make, tree, log, status, label)
+                if failed is not None:
+                    raise BuildFailed(f"patch {number}/{len(commits)} {patch.name} breaks the "
+                                      f"{target.arch} build: {first_error(failed)}",
+                                      f"fix it so the series stays bisectable; full log: "
+                                      f"{log_path}")
+                built += 1
+                done.add(key)
+                with open(record, "a") as keys:
+                    keys.write(key + "\n")
+    finally:
+        status.clear()
+        repo.git.checkout("--quiet", "--force", WORK_BRANCH)
+        (build_dir / ".config").write_text(config_text)
+    return built, reused
+
+
+# -- the command ---------------------------------------------------------------------
+
+def run(ctx: pipeline.Context, tree: Path, *, arches: list[str], fragments: list[str] | None,
+        build: bool = True) -> Report:
+    """All checks on `tree`, the release tree with the mailed series applied."""
+    report = Report()
+    marks = time.monotonic()
+    mailed = series.read_series(ctx.project.patches / "series")
+    report.patches = len(mailed)
+    require_zero_export(tree, ctx.project)
+    ctx.status.log(f"check: the {len(mailed)} mailed patch(es) apply on the base and export "
+                   "back unchanged")
+    checkpatch(tree, mailed, ctx.project.root, ctx.status, ctx.out)
+    ctx.status.log(f"check: checkpatch --strict is clean on all {len(mailed)} patch(es)")
+    report.seconds["apply, export, checkpatch"] = time.monotonic() - marks
+    if not build:
+        return report
+    commits = [c for c, _ in series.carried_patch_ids(open_repo(tree))]
+    for arch in arches:
+        marks = time.monotonic()
+        build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
+        pipeline.configure(ctx, tree, arch, fragments or default_fragments(ctx, arch),
+                           build_dir, "olddefconfig")
+        target = targets.resolve(arch, tree, ctx.project)
+        built, reused = build_prefixes(tree, list(zip(commits, mailed)), target, build_dir,
+                                       ctx.status)
+        report.built[arch], report.reused[arch] = built, reused
+        report.seconds[f"{arch} builds"] = time.monotonic() - marks
+        ctx.status.log(f"check: every prefix of the series builds on {arch} ({built} built, "
+                       f"{reused} already built before), "
+                       f"{human_seconds(report.seconds[f'{arch} builds'])}")
+    return report
+
+
+def default_fragments(ctx: pipeline.Context, arch: str) -> list[str]:
+    """The series' own fragments for `arch`: what it adds, without every KUnit test
+    in the kernel; kunit.py's default when the project has none."""
+    return available(ctx.project, arch) or [KERNEL_DEFAULT]

@@ -1,0 +1,92 @@
+"""Test evidence for the cover letter, from the last `growstack test` runs.
+
+`growstack test` keeps its results per arch in <workdir>/results/<arch>.json,
+with the patch-ids of the commits it tested and the command it ran. Only
+results of exactly the series being mailed (plus, possibly, test-environment
+patches from patches/local/) on the same base count as evidence; others are
+left out with a warning, so a cover letter never quotes stale results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MailError
+
+_COLUMNS = ("total", "passed", "failed", "skipped", "crashed", "timeout")
+_HEADINGS = ("tests", "passed", "failed", "skipped", "crashed", "timeout")
+
+
+@dataclass(frozen=True)
+class Result:
+    arch: str
+    counts: dict[str, int]
+    status: str
+    base: dict[str, str]
+    command: str  # the growstack test command line that made it
+    local: list[str]  # patch-ids of test-environment patches that were applied too
+
+
+def _stale_reason(data: dict, mailed: list[str], local: set[str], base_commit: str) -> str | None:
+    metadata = data.get("metadata", {})
+    tested = metadata.get("patches")
+    if not isinstance(tested, list) or not metadata.get("reproduce"):
+        return "it does not say which commits it tested (an older growstack, or a tree " \
+            "with uncommitted changes)"
+    if metadata.get("base", {}).get("commit") != base_commit:
+        return "it was tested on another base"
+    if tested[:len(mailed)] != mailed or not set(tested[len(mailed):]) <= local:
+        return "it tested another version of the series"
+    return None
+
+
+def collect(results_dir: Path, mailed: list[str], local: set[str],
+            base_commit: str) -> tuple[list[Result], list[str]]:
+    """The results that are evidence for `mailed` (patch-ids), and why others are not."""
+    found, skipped = [], []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            skipped.append(f"{path.name}: unreadable")
+            continue
+        reason = _stale_reason(data, mailed, local, base_commit)
+        if reason:
+            skipped.append(f"{path.name}: {reason}")
+            continue
+        metadata = data["metadata"]
+        found.append(Result(arch=metadata.get("arch", path.stem), counts=data["counts"],
+                            status=data.get("status", ""), base=metadata["base"],
+                            command=metadata["reproduce"],
+                            local=metadata["patches"][len(mailed):]))
+    if not found:
+        why = f" ({'; '.join(skipped)})" if skipped else ""
+        raise MailError(f"no test results of this version of the series in {results_dir}{why}",
+                        "run `growstack apply` and `growstack test` on it first (or "
+                        "`growstack run`), then send")
+    return found, skipped
+
+
+def render(results: list[Result], local_subjects: dict[str, str]) -> str:
+    """The evidence paragraph: a table of counts, the base, how to reproduce."""
+    width = max(len("arch"), *(len(r.arch) for r in results))
+    rows = [f"  {'arch':<{width}}  " + "  ".join(f"{h:>7}" for h in _HEADINGS)]
+    for r in results:
+        rows.append(f"  {r.arch:<{width}}  " +
+                    "  ".join(f"{r.counts.get(c, 0):>7}" for c in _COLUMNS))
+    base = results[0].base
+    lines = ["KUnit results of this version, from `growstack test`:", "", *rows, "",
+             f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), "
+             f"growstack base commit {base.get('commit', '?')[:12]}."]
+    extra = sorted({pid for r in results for pid in r.local})
+    if extra:
+        names = "; ".join(local_subjects.get(pid, pid[:12]) for pid in extra)
+        lines.append(f"Tested with {len(extra)} test-environment patch(es) that are not "
+                     f"part of this series: {names}.")
+    lines += ["To reproduce, in a growstack checkout:", ""]
+    for r in results:
+        apply = "growstack apply" if r.local else "growstack apply --no-local"
+        lines.append(f"  growstack tree && {apply} && {r.command}")
+    return "\n".join(lines)
