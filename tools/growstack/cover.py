@@ -38,22 +38,6 @@ _HEADER = re.compile(r"^([A-Za-z-]+):\s*(.*)$")
 _TRAILER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: \S")
 _CHANGES = re.compile(r"^Changes in v\d+:", re.M)
 
-TEMPLATE = f"""\
-# The cover letter of the series, mailed as patch 0 by `growstack send`.
-# Documentation/release.md describes this file. In short:
-# - the header, up to the first blank line: Subject (without [PATCH ...]),
-#   Prefixes (optional, e.g. RFC), Version (the one the next send writes);
-#   send adds Change-Id and one Sent line per version it mailed;
-# - the body: why the series exists and what it does, then "Changes in vN:"
-#   sections (send starts one for every new version), then optional To:/Cc:
-#   trailers for recipients beyond those get_maintainer.pl finds;
-# - lines starting with '#' are comments; send refuses while {PLACEHOLDER} is left.
-Subject: {PLACEHOLDER}: the series in one line
-Version: 1
-
-{PLACEHOLDER}: why the series exists, what it changes and what it costs.
-"""
-
 
 @dataclass(frozen=True)
 class Sent:

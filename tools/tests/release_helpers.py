@@ -7,8 +7,7 @@ of that tree. b4 itself is real."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 from growstack import cover, ktap, pipeline, report, series, tree
@@ -28,6 +27,7 @@ esac
 """
 # A checkpatch that finds nothing; the real one runs in the kernel tests.
 CHECKPATCH = "#!/bin/sh\nexit 0\n"
+LOCAL_SUBJECT = "local: make the tiny emulator boot"
 KTAP = ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: tiny", "    1..2",
         "    ok 1 tiny_one", "    ok 2 tiny_two # SKIP not here", "ok 1 tiny"]
 LETTER = """\
@@ -44,15 +44,8 @@ def status() -> Status:
     return Status(tty=False, quiet_interval=1e9)
 
 
-def growstack(*args: str, env: dict[str, str] | None = None,
-              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-    return subprocess.run([sys.executable, "-m", "growstack", *args], input=stdin,
-                          env={**os.environ, **(env or {})}, capture_output=True, text=True)
-
-
-def tiny_tarball(tmp: Path) -> Path:
-    scripts = {"scripts/checkpatch.pl": CHECKPATCH, "scripts/get_maintainer.pl": GET_MAINTAINER}
+def tiny_tarball(tmp: Path, checkpatch: str = CHECKPATCH) -> Path:
+    scripts = {"scripts/checkpatch.pl": checkpatch, "scripts/get_maintainer.pl": GET_MAINTAINER}
     return make_tarball(tmp, {"Kconfig": "# tiny\n", **scripts}, executable=tuple(scripts))
 
 
@@ -68,18 +61,25 @@ def commit_project(project: Project, message: str) -> None:
     git(project.root, "commit", "-q", "--allow-empty", "-m", message)
 
 
-def make_release(tmp: Path) -> dict[str, Path]:
+def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     """Project (in git, with a cover letter), workdir, dev tree, release tree, results."""
     project = Project(make_project(tmp / "project"))
     (project.patches / "cover-letter").write_text(LETTER)
     git(project.root, "init", "-q")
     commit_project(project, "the project")
-    tarball = tiny_tarball(tmp)
+    tarball = tiny_tarball(tmp, checkpatch)
     work = tmp / "work"
     dev = new_tree(tarball, work, tmp / "dev")
     commit_change(dev, "mm/mmap.c", "int mmap;\nint grows;\n", "mm: add grows")
     commit_change(dev, "mm/stack.c", "int stack;\n", "mm: add stack")
+    commit_change(dev, "mm/local.c", "int local;\n", LOCAL_SUBJECT)
     series.export(dev, project)
+    # The last commit is a test-environment patch: it moves to patches/local/.
+    mailed = (project.patches / "series").read_text().splitlines()
+    local = mailed.pop()
+    shutil.move(project.patches / local, project.local_patches / local)
+    (project.patches / "series").write_text("\n".join(mailed) + "\n")
+    (project.local_patches / "series").write_text(local + "\n")
     commit_project(project, "the series")
     release = new_tree(tarball, work, tmp / "release")
     write_results(work, dev)
@@ -106,3 +106,19 @@ def letter(paths: dict[str, Path]) -> cover.CoverLetter:
 
 def results_counts(path: Path) -> dict[str, int]:
     return json.loads(path.read_text())["counts"]
+
+
+def isolated_env(tmp: Path, *, identity: bool = True, extra_config: str = "") -> dict[str, str]:
+    """Environment variables for a user with only the given git configuration."""
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    config = tmp / "gitconfig"
+    user = "[user]\n\tname = Dev\n\temail = dev@example.org\n" if identity else ""
+    config.write_text(user + extra_config)
+    env = {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1",
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_DATA_HOME": str(home / ".local/share")}
+    if not identity:
+        env.update({v: "" for v in ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME", "EMAIL",
+                                    "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL")})
+    return env
