@@ -10,7 +10,8 @@ GROWSTACK_VENV=${GROWSTACK_VENV:-$GROWSTACK_ROOT/.venv}
 # Debian packages every growstack user needs; arch-specific toolchains are
 # installed by growstack itself when a target needs them.
 GROWSTACK_DEBS=(git python3 python3-venv build-essential flex bison bc libelf-dev
-                libssl-dev ccache xz-utils qemu-system-x86)
+                libssl-dev ccache xz-utils qemu-system-x86
+                perl python3-ply python3-git)  # checkpatch.pl and its spdxcheck.py
 
 say() { printf 'growstack-setup: %s\n' "$*" >&2; }
 
