@@ -1,0 +1,169 @@
+"""check and send on the real pinned base: checkpatch, every prefix builds, b4, round trip.
+
+They share the test workdir's release tree and its check build directory:
+the first check builds the series' own UML configuration once (ccache on);
+the bad-build case puts two small patches on top of the series, so only the
+prefixes it adds are built, and each recompiles one file.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import mailbox
+import shutil
+import subprocess
+from email.utils import getaddresses
+from pathlib import Path
+
+import pytest
+
+from growstack import check, mail, pipeline, series, tree
+from growstack.errors import BuildFailed, CheckFailed, Exit
+from growstack.project import Project
+
+from helpers import commit_change, git
+
+pytestmark = pytest.mark.kernel
+
+# b4's own get_maintainer.pl options for --auto-to-cc, maintainers and lists together.
+GET_MAINTAINER = ["--nogit", "--nogit-fallback", "--nogit-chief-penguins", "--norolestats"]
+
+
+def mailed(project: Project) -> list[series.Patch]:
+    return series.read_series(project.patches / "series")
+
+
+def copy_project(project: Project, root: Path) -> Project:
+    copy = Project(root)
+    shutil.copytree(project.patches, copy.patches)
+    shutil.copytree(project.kunit, copy.kunit)
+    return copy
+
+
+def with_commits_on_top(ctx: pipeline.Context, root: Path,
+                        changes: list[tuple[str, str, str]]) -> pipeline.Context:
+    """A copy of the project whose series is ours plus commits of (file, appended, subject),
+    exported by growstack from a scratch branch of the release tree."""
+    copy = copy_project(ctx.project, root)
+    path = pipeline.release_tree(ctx)
+    repo = tree.open_repo(path)
+    repo.git.checkout("--quiet", "-B", "growstack-test-extra")
+    try:
+        for rel, appended, subject in changes:
+            commit_change(path, rel, (path / rel).read_text() + appended, subject)
+        series.export(path, copy, prune=True)
+    finally:
+        repo.git.checkout("--quiet", "--force", tree.WORK_BRANCH)
+        repo.git.branch("-D", "growstack-test-extra")
+    return pipeline.Context(copy, ctx.workspace, ctx.status, out=io.StringIO())
+
+
+def test_every_prefix_builds_and_a_rerun_builds_nothing(kernel_context: pipeline.Context) -> None:
+    path = pipeline.release_tree(kernel_context)
+    count = len(mailed(kernel_context.project))
+    first = check.run(kernel_context, path, arches=["um"], fragments=None)
+    assert first.patches == count and first.built["um"] + first.reused["um"] == count
+    again = check.run(kernel_context, path, arches=["um"], fragments=None)
+    assert (again.built["um"], again.reused["um"]) == (0, count)
+    repo = tree.open_repo(path)
+    assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
+
+
+def test_check_names_the_patch_that_breaks_the_build(kernel_context: pipeline.Context,
+                                                     tmp_path: Path) -> None:
+    ctx = with_commits_on_top(kernel_context, tmp_path / "project", [
+        ("init/main.c", "\n/* growstack check: a change that builds */\n",
+         "init: add a comment"),
+        ("init/main.c", "\nstatic int growstack_check_breaks = GROWSTACK_UNDEFINED;\n",
+         "init: add a variable"),
+    ])
+    count = len(mailed(ctx.project))
+    path = pipeline.release_tree(ctx)
+    with pytest.raises(BuildFailed, match=rf"patch {count}/{count} init-add-a-variable.patch "
+                                          r"breaks the um build: .*init/main\.c:\d+:\d+: "
+                                          r"error: 'GROWSTACK_UNDEFINED' undeclared") as err:
+        check.run(ctx, path, arches=["um"], fragments=None)
+    assert err.value.exit_code == Exit.BUILD_FAILED and "\n" not in str(err.value)
+    repo = tree.open_repo(path)
+    assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
+
+
+def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context,
+                                          tmp_path: Path) -> None:
+    ctx = with_commits_on_top(kernel_context, tmp_path / "project", [
+        ("init/main.c", "\n/* growstack check: trailing whitespace */ \n",
+         "init: add a comment"),
+    ])
+    path = pipeline.release_tree(ctx)
+    with pytest.raises(CheckFailed, match=r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), "
+                                          r"0 check\(s\) in 1 of \d+ patch\(es\); first: "
+                                          r"patches/init-add-a-comment.patch:\d+: ERROR: "
+                                          r"trailing whitespace") as err:
+        check.run(ctx, path, arches=["um"], fragments=None)
+    assert err.value.exit_code == Exit.CHECK_FAILED
+    assert "ERROR: trailing whitespace" in ctx.out.getvalue()
+
+
+@pytest.fixture
+def tested(kernel_context: pipeline.Context, series_tree: Path) -> Path:
+    """results/um.json of a passing run of the series: the evidence send quotes."""
+    code = pipeline.test(kernel_context, series_tree, "um")
+    assert code == Exit.OK
+    return kernel_context.workspace / "results" / "um.json"
+
+
+def test_send_writes_mails_that_round_trip(kernel_context: pipeline.Context, tested: Path,
+                                           tmp_path: Path) -> None:
+    project = copy_project(kernel_context.project, tmp_path / "project")
+    (project.patches / "cover-letter").write_text(
+        "Subject: the growstack series\nVersion: 1\n\nA letter for the test.\n")
+    git(project.root, "init", "-q")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-q", "-m", "the series")
+    ctx = pipeline.Context(project, kernel_context.workspace, kernel_context.status)
+    sent = mail.send(ctx, output=tmp_path / "mails", sign=False)
+    patches = mailed(project)
+    messages = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)
+                for m in sent.mails]
+    assert len(messages) == len(patches) + (1 if len(patches) > 1 else 0)
+    subjects = [series.subject(p.path.read_text()) for p in patches]
+    assert [str(m["Subject"]).split("] ", 1)[1] for m in messages[-len(patches):]] == subjects
+    # Recipients: everyone get_maintainer.pl names for the patches.
+    for patch in patches:
+        named = subprocess.run(["perl", "scripts/get_maintainer.pl", *GET_MAINTAINER,
+                                str(patch.path)], cwd=sent.tree, capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        assert {address for _, address in getaddresses(named)} <= set(sent.recipients)
+    # The evidence is the run's own counts.
+    first = messages[0].get_content()
+    counts = json.loads(tested.read_text())["counts"]
+    row = next(line.split() for line in first.splitlines() if line.startswith("  um "))
+    assert row[1:] == [str(counts[k]) for k in ("total", "passed", "failed", "skipped",
+                                                "crashed", "timeout")]
+    # Round trip: b4 shazam on a fresh base tree gives the tree of apply --no-local.
+    box = mailbox.mbox(tmp_path / "series.mbox")
+    for message in messages:
+        box.add(message)
+    box.flush()
+    spec = tree.BaseSpec.load(project.base_file)
+    fresh_dir = kernel_context.workspace / "trees" / "round-trip"
+    shutil.rmtree(fresh_dir, ignore_errors=True)
+    fresh, _ = tree.get_tree(spec, tree.Source(), kernel_context.workspace, fresh_dir,
+                             kernel_context.status)
+    try:
+        shazam = subprocess.run([mail.b4_command(), "--offline-mode", "shazam", "-m",
+                                 str(tmp_path / "series.mbox")], cwd=fresh, capture_output=True,
+                                text=True)
+        assert shazam.returncode == 0, shazam.stderr[-2000:]
+        by_mail = git(fresh, "rev-parse", "HEAD^{tree}")
+        git(fresh, "reset", "-q", "--hard", tree.BASE_TAG)
+        pipeline.apply_series(ctx, fresh, include_local=False)
+        by_apply = git(fresh, "rev-parse", "HEAD^{tree}")
+    finally:
+        shutil.rmtree(fresh_dir)
+    print(f"round trip: by mail {by_mail}, by apply --no-local {by_apply}")
+    assert by_mail == by_apply == sent.tree_hash
+    assert sent.recorded and "Version: 2" in (project.patches / "cover-letter").read_text()
