@@ -29,13 +29,11 @@ from .kunitconfig import KERNEL_DEFAULT, available
 from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
 from .progress import Status, human_seconds
 from .project import Project
-from .tree import WORK_BRANCH, open_repo
+from .tree import BASE_TAG, WORK_BRANCH, open_repo
 
 _FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK): (.*)$")
 _TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks")
 _BUILT_RECORD = ".growstack-check-built"
-# checkpatch runs spdxcheck.py with the python3 first on PATH: Debian's, with these.
-CHECKPATCH_PACKAGES = ("perl", "python3-ply", "python3-git")
 
 
 @dataclass
@@ -74,8 +72,7 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
     if not script.is_file():
         raise MissingDependency(f"{tree} has no scripts/checkpatch.pl",
                                 "check needs a Linux tree as its base")
-    deps.ensure(CHECKPATCH_PACKAGES, status, why="scripts/checkpatch.pl and its spdxcheck.py")
-    env = {**os.environ, "PATH": f"/usr/bin:{os.environ.get('PATH', '')}"}
+    env = deps.checkpatch_env(status)
     totals = [0, 0, 0]
     dirty: list[str] = []
     first = ""
@@ -222,7 +219,9 @@ def run(ctx: pipeline.Context, tree: Path, *, arches: list[str], fragments: list
     report.seconds["apply, export, checkpatch"] = time.monotonic() - marks
     if not build:
         return report
-    commits = [c for c, _ in series.carried_patch_ids(open_repo(tree))]
+    commits = [c.hexsha for c in open_repo(tree).iter_commits(f"{BASE_TAG}..{WORK_BRANCH}",
+                                                               reverse=True)]
+    assert len(commits) == len(mailed), "the release tree must carry exactly the series"
     for arch in arches:
         marks = time.monotonic()
         build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")

@@ -11,6 +11,15 @@ from .progress import Status
 
 # What every kernel build needs, beyond the compiler of the target.
 BUILD_PACKAGES = ("build-essential", "flex", "bison", "bc", "libelf-dev", "libssl-dev")
+# scripts/checkpatch.pl runs spdxcheck.py with the python3 first on PATH,
+# which must be Debian's with these (not a virtual environment's).
+CHECKPATCH_PACKAGES = ("perl", "python3-ply", "python3-git")
+
+
+def checkpatch_env(status: Status) -> dict[str, str]:
+    """The environment to run checkpatch.pl in (directly or through b4)."""
+    ensure(CHECKPATCH_PACKAGES, status, why="scripts/checkpatch.pl and its spdxcheck.py")
+    return {**os.environ, "PATH": f"/usr/bin:{os.environ.get('PATH', '')}"}
 
 
 def as_root(argv: list[str]) -> list[str]:

@@ -40,8 +40,9 @@ from typing import Callable
 
 import git
 
-from . import cover, evidence, pipeline, series
+from . import cover, deps, evidence, pipeline, series
 from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
+from .progress import Status
 from .project import Project
 from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, open_repo
 
@@ -294,9 +295,9 @@ def build_branch(tree: Path, letter: cover.CoverLetter, text: str,
     return tracking(repo)["series"]["change-id"]
 
 
-def b4_check(tree: Path, out: Callable[[str], None]) -> None:
+def b4_check(tree: Path, status: Status, out: Callable[[str], None]) -> None:
     """`b4 prep --check` (checkpatch on each patch) must report nothing."""
-    output = run_b4(tree, ["prep", "--check"])
+    output = run_b4(tree, ["prep", "--check"], env=deps.checkpatch_env(status))
     summary = _CHECK_SUMMARY.search(output)
     if not summary:
         raise MailError("b4 prep --check printed no summary", "run it in the release tree "
@@ -415,14 +416,19 @@ def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
             diff = range_diff(tree, old, letter.previous.version)
     ctx.status.update(f"send: preparing {B4_BRANCH} (v{letter.version}) with b4", topic="mail")
     change_id = build_branch(tree, letter, cover.mail_text(letter, proof), diff)
-    b4_check(tree, lambda line: print(line, file=ctx.out))
+    b4_check(tree, ctx.status, lambda line: print(line, file=ctx.out))
     directory.mkdir(parents=True, exist_ok=True)
     mails = write_mails(tree, directory, sign=sign)
     ctx.status.clear()
     result = Sent(letter.version, directory, mails, tree, round_trip(tree, mails),
                   recipients(mails), evidence_left_out=left_out)
     if real:
-        confirm(letter.version, mails, result.recipients)
+        try:
+            confirm(letter.version, mails, result.recipients)
+        except MailError:
+            for path in mails:  # ours, written a moment ago: a rerun needs the directory
+                path.unlink()
+            raise
         sent_id = send_for_real(tree, sign=sign)
         result.really_sent = True
     else:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from growstack import check, mail, pipeline, series, tree
-from growstack.errors import BuildFailed, CheckFailed, Exit
+from growstack.errors import Exit, GrowstackError
 from growstack.project import Project
 
 from helpers import commit_change, git
@@ -72,6 +72,17 @@ def test_every_prefix_builds_and_a_rerun_builds_nothing(kernel_context: pipeline
     assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
 
 
+def failed_check(ctx: pipeline.Context, code: Exit, pattern: str) -> None:
+    """check.run must fail with `code` and one line matching `pattern`, and leave the
+    release tree on its branch, clean."""
+    path = pipeline.release_tree(ctx)
+    with pytest.raises(GrowstackError, match=pattern) as err:
+        check.run(ctx, path, arches=["um"], fragments=None)
+    assert err.value.exit_code == code and "\n" not in str(err.value)
+    repo = tree.open_repo(path)
+    assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
+
+
 def test_check_names_the_patch_that_breaks_the_build(kernel_context: pipeline.Context,
                                                      tmp_path: Path) -> None:
     ctx = with_commits_on_top(kernel_context, tmp_path / "project", [
@@ -81,14 +92,9 @@ def test_check_names_the_patch_that_breaks_the_build(kernel_context: pipeline.Co
          "init: add a variable"),
     ])
     count = len(mailed(ctx.project))
-    path = pipeline.release_tree(ctx)
-    with pytest.raises(BuildFailed, match=rf"patch {count}/{count} init-add-a-variable.patch "
-                                          r"breaks the um build: .*init/main\.c:\d+:\d+: "
-                                          r"error: 'GROWSTACK_UNDEFINED' undeclared") as err:
-        check.run(ctx, path, arches=["um"], fragments=None)
-    assert err.value.exit_code == Exit.BUILD_FAILED and "\n" not in str(err.value)
-    repo = tree.open_repo(path)
-    assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
+    failed_check(ctx, Exit.BUILD_FAILED, rf"patch {count}/{count} init-add-a-variable.patch "
+                 r"breaks the um build: .*init/main\.c:\d+:\d+: error: 'GROWSTACK_UNDEFINED' "
+                 r"undeclared")
 
 
 def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context,
@@ -97,13 +103,9 @@ def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context,
         ("init/main.c", "\n/* growstack check: trailing whitespace */ \n",
          "init: add a comment"),
     ])
-    path = pipeline.release_tree(ctx)
-    with pytest.raises(CheckFailed, match=r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), "
-                                          r"0 check\(s\) in 1 of \d+ patch\(es\); first: "
-                                          r"patches/init-add-a-comment.patch:\d+: ERROR: "
-                                          r"trailing whitespace") as err:
-        check.run(ctx, path, arches=["um"], fragments=None)
-    assert err.value.exit_code == Exit.CHECK_FAILED
+    failed_check(ctx, Exit.CHECK_FAILED, r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), "
+                 r"0 check\(s\) in 1 of \d+ patch\(es\); first: patches/init-add-a-comment"
+                 r"\.patch:\d+: ERROR: trailing whitespace")
     assert "ERROR: trailing whitespace" in ctx.out.getvalue()
 
 
