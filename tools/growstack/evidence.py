@@ -10,6 +10,7 @@ left out with a warning, so a cover letter never quotes stale results.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,15 +78,16 @@ def render(results: list[Result], local_subjects: dict[str, str]) -> str:
         rows.append(f"  {r.arch:<{width}}  " +
                     "  ".join(f"{r.counts.get(c, 0):>7}" for c in _COLUMNS))
     base = results[0].base
-    lines = ["KUnit results of this version, from `growstack test`:", "", *rows, "",
-             f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), "
-             f"growstack base commit {base.get('commit', '?')[:12]}."]
+    prose = [f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), growstack "
+             f"base commit {base.get('commit', '?')[:12]}."]
     extra = sorted({pid for r in results for pid in r.local})
     if extra:
         names = "; ".join(local_subjects.get(pid, pid[:12]) for pid in extra)
-        lines.append(f"Tested with {len(extra)} test-environment patch(es) that are not "
-                     f"part of this series: {names}.")
-    lines += ["To reproduce, in a growstack checkout:", ""]
+        prose.append(f"Tested with {len(extra)} test-environment patch(es) that are not part "
+                     f"of this series: {names}.")
+    prose.append("To reproduce, in a growstack checkout:")
+    lines = ["KUnit results of this version, from `growstack test`:", "", *rows, "",
+             textwrap.fill(" ".join(prose), width=72, break_on_hyphens=False), ""]
     for r in results:
         apply = "growstack apply" if r.local else "growstack apply --no-local"
         lines.append(f"  growstack tree && {apply} && {r.command}")

@@ -48,7 +48,7 @@ def commit_change(tree: Path, rel: str, text: str, subject: str) -> str:
     path = tree / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    git(tree, "add", rel)
+    git(tree, "add", "--force", rel)  # the base's own .gitignore files may match it
     git(tree, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
         "-m", subject, "-m", "Why it is needed.\n\nSigned-off-by: Dev <dev@example.org>")
     return git(tree, "rev-parse", "HEAD")

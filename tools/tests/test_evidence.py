@@ -61,9 +61,11 @@ def test_rendered_evidence_has_counts_base_and_commands(tmp_path: Path) -> None:
     row = next(line for line in text.splitlines() if line.strip().startswith("um "))
     assert row.split()[1:] == [str(counts[k]) for k in ("total", "passed", "failed",
                                                         "skipped", "crashed", "timeout")]
-    assert f"Linux 6.12.117 ({BASE['source']}), growstack base commit 562da166ed3f." in text
+    assert all(len(line) <= 72 for line in text.splitlines() if not line.startswith("  "))
+    prose = " ".join(text.split())
+    assert f"Linux 6.12.117 ({BASE['source']}), growstack base commit 562da166ed3f." in prose
     assert "1 test-environment patch(es) that are not part of this series: parisc: clamp " \
-           "the cache stride." in text
+           "the cache stride." in prose
     assert text.endswith("  growstack tree && growstack apply && "
                          "growstack test --arch um --fragment mman")
 
