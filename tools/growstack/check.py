@@ -187,8 +187,9 @@ def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: 
                 if failed is None:
                     failed = _make(make, tree, log, status, label)
                 if failed is not None:
+                    error = first_error(failed).replace(f"{tree}/", "")
                     raise BuildFailed(f"patch {number}/{len(commits)} {patch.name} breaks the "
-                                      f"{target.arch} build: {first_error(failed)}",
+                                      f"{target.arch} build: {error}",
                                       f"fix it so the series stays bisectable; full log: "
                                       f"{log_path}")
                 built += 1

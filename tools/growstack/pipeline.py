@@ -65,7 +65,9 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
     series.ensure_clean(repo, "growstack")
     if repo.head.is_detached or repo.active_branch.name != tree.WORK_BRANCH:
         repo.git.checkout("--quiet", tree.WORK_BRANCH)
-    apply_series(ctx, path, include_local=False)
+    mailed = series.full_series(ctx.project, include_local=False)
+    series.apply(path, mailed, fresh=True)
+    ctx.status.log(f"release tree {path}: the {len(mailed)} mailed patch(es) applied on the base")
     return path
 
 

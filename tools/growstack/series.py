@@ -105,8 +105,12 @@ class ApplyResult:
     replaced: bool = False  # an older version of the series, applied by growstack, was replaced
 
 
-def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
-    """Apply what of `patches` the tree does not carry yet, all or nothing."""
+def apply(tree: Path, patches: list[Patch], *, fresh: bool = False) -> ApplyResult:
+    """Apply what of `patches` the tree does not carry yet, all or nothing.
+
+    `fresh`: apply all of them again on the base, even those the tree carries
+    (patch-ids ignore whitespace, so a carried patch may differ from its file).
+    """
     repo = open_repo(tree)
     try:
         repo.commit(BASE_TAG)
@@ -122,6 +126,8 @@ def apply(tree: Path, patches: list[Patch]) -> ApplyResult:
     original = repo.head.commit.hexsha
     have = carried_patch_ids(repo)
     stale = _first_mismatch(have, [pid for _, pid in wanted])
+    if fresh and have and stale is None:
+        stale = 0
     if stale is not None:
         if repo.head.commit.hexsha != _applied_head(repo):
             commit = repo.commit(have[stale][0])

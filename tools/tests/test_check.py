@@ -13,7 +13,8 @@ import pytest
 from growstack import check, pipeline, series
 from growstack.errors import CheckFailed, Exit, GrowstackError
 
-from release_helpers import commit_project, context, make_release, status
+from helpers import commit_change, git
+from release_helpers import LOCAL_SUBJECT, commit_project, context, make_release, status
 from test_cli import assert_one_line_error, growstack
 
 # Answers like checkpatch.pl --strict --terse: findings on patch lines, a total, exit 1.
@@ -92,3 +93,18 @@ def test_export_check_needs_the_applied_series(tmp_path: Path) -> None:
 ])
 def test_first_error_of_a_failed_build(lines: list[str], expected: str) -> None:
     assert check.first_error(lines) == expected
+
+
+def test_the_release_tree_gets_the_patches_as_they_are_now(tmp_path: Path) -> None:
+    paths = make_release(tmp_path)
+    ctx = context(paths)
+    pipeline.release_tree(ctx, paths["release"])
+    # A whitespace change keeps the patch-id, but must still reach the tree.
+    git(paths["dev"], "reset", "-q", "--hard", "HEAD~2")
+    commit_change(paths["dev"], "mm/stack.c", "int stack; \n", "mm: add stack")
+    commit_change(paths["dev"], "mm/local.c", "int local;\n", LOCAL_SUBJECT)
+    series.export(paths["dev"], ctx.project)
+    commit_project(ctx.project, "trailing whitespace")
+    path = pipeline.release_tree(ctx, paths["release"])
+    assert (path / "mm" / "stack.c").read_text() == "int stack; \n"
+    check.require_zero_export(path, ctx.project)

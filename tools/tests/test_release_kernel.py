@@ -93,7 +93,7 @@ def test_check_names_the_patch_that_breaks_the_build(kernel_context: pipeline.Co
     ])
     count = len(mailed(ctx.project))
     failed_check(ctx, Exit.BUILD_FAILED, rf"patch {count}/{count} init-add-a-variable.patch "
-                 r"breaks the um build: .*init/main\.c:\d+:\d+: error: 'GROWSTACK_UNDEFINED' "
+                 r"breaks the um build: init/main\.c:\d+:\d+: error: .GROWSTACK_UNDEFINED. "
                  r"undeclared")
 
 
