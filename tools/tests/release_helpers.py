@@ -58,7 +58,8 @@ def new_tree(tarball: Path, workspace: Path, dest: Path) -> Path:
 
 def commit_project(project: Project, message: str) -> None:
     git(project.root, "add", "-A")
-    git(project.root, "commit", "-q", "--allow-empty", "-m", message)
+    git(project.root, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
+        "--allow-empty", "-m", message)
 
 
 def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
