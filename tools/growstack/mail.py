@@ -394,6 +394,12 @@ def message_id(mails: list[Path]) -> str:
 def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
          output: Path | None = None, dry_run: bool = False, real: bool = False,
          sign: bool = True) -> Sent:
+    """Mail the version `patches/cover-letter` names, or write it to a directory.
+
+    Every precondition that needs no tree is checked first, so a bad input
+    costs no time; nothing is recorded unless the mails are written (or, with
+    `real`, sent) and round-trip.
+    """
     b4_command()
     require_identity(ctx.workspace)
     letter = cover.load(ctx.project.patches / "cover-letter")
