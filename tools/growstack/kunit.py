@@ -12,6 +12,8 @@ from counting object files in the build directory.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import fnmatch
 import hashlib
 import os
 import re
@@ -23,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from . import config, deps, kunitconfig, ktap
 from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
@@ -256,67 +259,138 @@ class _RunWatch:
                            f"{self.failed} failed", topic="run")
 
 
-def run(request: Request, status: Status) -> Outcome:
-    """Configure, build, boot and parse; raises on config and build failure."""
-    check_tools(request, status)
+@dataclass
+class _Stream:
+    """What one kunit.py process printed: phase start times, the run's KTAP, a timeout."""
+
+    marks: dict[str, float]
+    run: ktap.Run
+    returncode: int
+
+
+def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _Stream:
+    """Run kunit.py, log everything, show progress and feed the console to the parser."""
     marks = {"config": time.monotonic()}
+    runner = _RunWatch(status, request.target.arch)
+    watch: _BuildWatch | None = None
+    timed_out = False
+    log.write("$ " + " ".join(argv) + "\n")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
+                            env=environment(), start_new_session=True)
+    guard = _Guard(proc, request.timeout)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            line = line.rstrip("\n")
+            message = _KUNIT_MESSAGE.match(line)
+            phase = _phase_of(message.group(1)) if message else None
+            if phase == "build" and "build" not in marks:
+                watch = _BuildWatch(request.build_dir, status, request.target.arch)
+                watch.start()
+            elif phase == "run":
+                if watch:
+                    watch.finish(ok=True)
+                    watch = None
+                runner.parser.start_document()
+                guard.arm()
+            if phase:
+                marks.setdefault(phase, time.monotonic())
+            elif "run" in marks and _TIMED_OUT.search(line):
+                timed_out = True
+            elif "run" in marks and not message:
+                guard.arm()
+                runner.parser.feed(line)
+        proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        raise
+    finally:
+        guard.cancel()
+        if watch:
+            watch.finish(ok=False)
+        status.clear()
+    marks["end"] = time.monotonic()
+    return _Stream(marks, runner.parser.finish(timed_out=timed_out or guard.fired),
+                   proc.returncode)
+
+
+def run(request: Request, status: Status) -> Outcome:
+    """Configure, build, boot and parse, then any reruns; raises on config and build failure."""
+    check_tools(request, status)
+    start = time.monotonic()
     configure(request, status)
     built = not _up_to_date(request)
     if not built:
         status.log("kernel up to date (clean tree, same commit and .config): skipping the build")
     argv = command(request, build=built)
     log_path = request.build_dir / "growstack-kunit.log"
-    runner = _RunWatch(status, request.target.arch)
-    watch: _BuildWatch | None = None
-    timed_out = False
     with open(log_path, "w") as log:
-        log.write("$ " + " ".join(argv) + "\n")
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                                env=environment(), start_new_session=True)
-        guard = _Guard(proc, request.timeout)
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                line = line.rstrip("\n")
-                message = _KUNIT_MESSAGE.match(line)
-                phase = _phase_of(message.group(1)) if message else None
-                if phase == "build" and "build" not in marks:
-                    watch = _BuildWatch(request.build_dir, status, request.target.arch)
-                    watch.start()
-                elif phase == "run":
-                    if watch:
-                        watch.finish(ok=True)
-                        watch = None
-                    runner.parser.start_document()
-                    guard.arm()
-                if phase:
-                    marks.setdefault(phase, time.monotonic())
-                elif "run" in marks and _TIMED_OUT.search(line):
-                    timed_out = True
-                elif "run" in marks and not message:
-                    guard.arm()
-                    runner.parser.feed(line)
-            proc.wait()
-        except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait()
-            raise
-        finally:
-            guard.cancel()
-            if watch:
-                watch.finish(ok=False)
-            status.clear()
-    if "run" not in marks and proc.returncode != 0:
-        _raise_for("build" if "build" in marks else "config", log_path)
-    if built and "run" in marks:
-        _record_build(request)
-    marks["end"] = time.monotonic()
-    order = [p for p in ("config", "build", "run", "end") if p in marks]
-    seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}
-    run = runner.parser.finish(timed_out=timed_out or guard.fired)
-    return Outcome(run, log_path, argv, seconds)
+        main = _stream(argv, request, status, log)
+        marks = {**main.marks, "config": start}
+        if "run" not in marks and main.returncode != 0:
+            log.flush()
+            _raise_for("build" if "build" in marks else "config", log_path)
+        if built and "run" in marks:
+            _record_build(request)
+        order = [p for p in ("config", "build", "run", "end") if p in marks]
+        seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}
+        result = main.run
+        for rerun in selected_reruns(request):
+            status.log(f"booting again for {rerun}")
+            again = _stream(rerun_command(request, rerun), request, status, log)
+            result = merge_rerun(result, again.run, rerun)
+            seconds["rerun"] = seconds.get("rerun", 0.0) + again.marks["end"] - \
+                again.marks["config"]
+    return Outcome(result, log_path, argv, seconds)
+
+
+_VALUE_OPTIONS = ("--build_dir", "--make_options", "--kunitconfig", "--kconfig_add", "--arch",
+                  "--cross_compile", "--qemu_config", "--qemu_args", "--jobs", "--timeout",
+                  "--kernel_args", "--run_isolated", "--raw_output", "--filter",
+                  "--filter_action")
+
+
+def filter_glob(args: list[str]) -> str | None:
+    """The positional filter glob among kunit.py's arguments, if any."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for option in _VALUE_OPTIONS:
+        parser.add_argument(option, action="append")
+    parser.add_argument("filter_glob", nargs="?")
+    known, _ = parser.parse_known_args(args)
+    return known.filter_glob
+
+
+def selected_reruns(request: Request) -> list[kunitconfig.Rerun]:
+    """The fragments' reruns, less those a filter glob of the user's leaves out."""
+    wanted = filter_glob(request.passthrough)
+    suite = (wanted or "*").split(".")[0]
+    return [r for r in kunitconfig.reruns(request.fragments)
+            if fnmatch.fnmatchcase(r.glob, suite) or fnmatch.fnmatchcase(suite, r.glob)]
+
+
+def rerun_command(request: Request, rerun: kunitconfig.Rerun) -> list[str]:
+    """kunit.py exec of the kernel just built, with the rerun's arguments and glob."""
+    argv = command(dataclasses.replace(request, passthrough=[]), build=False)
+    return [*argv, *(f"--kernel_args={arg}" for arg in rerun.kernel_args), rerun.glob]
+
+
+def merge_rerun(main: ktap.Run, again: ktap.Run, rerun: kunitconfig.Rerun) -> ktap.Run:
+    """The main run with the suites the rerun ran replaced by the rerun's results."""
+    note = f"booted again with {' '.join(rerun.kernel_args)}"
+    fresh = {suite.name: suite for suite in again.tests if suite.name}
+    for suite in fresh.values():
+        suite.diagnostics.insert(0, note)
+    tests = [fresh.pop(suite.name, suite) for suite in main.tests]
+    tests += fresh.values()
+    tests += [suite for suite in again.tests if not suite.name]
+    return ktap.Run(tests=tests,
+                    warnings=main.warnings + [f"{note}: {w}" for w in again.warnings],
+                    found_ktap=main.found_ktap and again.found_ktap,
+                    timed_out=main.timed_out or again.timed_out,
+                    oops=main.oops + again.oops, documents=main.documents + again.documents)
 
 
 def _phase_of(message: str) -> str | None:

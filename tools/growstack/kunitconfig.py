@@ -9,6 +9,8 @@ accepts without configuring again.
 from __future__ import annotations
 
 import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigFailed, UsageError
@@ -18,6 +20,7 @@ KERNEL_DEFAULT = "kunit-default"  # the tree's tools/testing/kunit/configs/defau
 _ENTRY = re.compile(r"^CONFIG_(\w+)=(\S+|\".*\")$")
 _NOT_SET = re.compile(r"^# CONFIG_(\w+) is not set$")
 _ARCH_LINE = re.compile(r"^#\s*arch:\s*(.+)$", re.M)
+_RERUN_LINE = re.compile(r"^#\s*rerun:\s*(.*)$", re.M)
 
 Entries = dict[str, str]
 
@@ -60,6 +63,35 @@ def available(project: Project, arch: str | None = None) -> list[str]:
         if arch is None or not match or arch in match.group(1).replace(",", " ").split():
             names.append(path.stem)
     return names
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A second boot of the same kernel, for suites that need other kernel arguments.
+
+    A fragment line `# rerun: GLOB ARG...` asks for it: after the main run,
+    the kernel boots again with ARG... on its command line and runs only the
+    suites matching GLOB, whose results replace theirs from the main run.
+    """
+
+    glob: str
+    kernel_args: tuple[str, ...]
+    origin: Path
+
+    def __str__(self) -> str:
+        return f"{self.glob} with {' '.join(self.kernel_args)}"
+
+
+def reruns(fragments: list[Path]) -> list[Rerun]:
+    found = []
+    for path in fragments:
+        for match in _RERUN_LINE.finditer(path.read_text()):
+            words = shlex.split(match.group(1))
+            if len(words) < 2:
+                raise ConfigFailed(f"{path}: '# rerun:' needs a suite glob and kernel arguments",
+                                   "write '# rerun: SUITE_GLOB ARG...'")
+            found.append(Rerun(words[0], tuple(words[1:]), path))
+    return found
 
 
 def merge(fragments: list[Path], kconfig_add: list[str], arch_kconfig: str) -> Entries:

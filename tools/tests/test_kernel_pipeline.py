@@ -67,6 +67,13 @@ def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Co
     mman = suites["mman"]
     assert mman["status"] == "PASS" and mman["plan"] == len(mman["subtests"]) > 0
     assert all(case["status"] == "PASS" for case in mman["subtests"])
+    # Dynamic stacks: the main boot runs kstack, the rerun with dynamic_stack=off kstack_off.
+    for name in ("kstack", "kstack_off"):
+        suite = suites[name]
+        assert suite["status"] == "PASS", [(c["name"], c["status"]) for c in suite["subtests"]]
+        assert all(case["status"] == "PASS" for case in suite["subtests"])
+    assert suites["kstack_off"]["diagnostics"][0] == "booted again with dynamic_stack=off"
+    assert len(suites["kstack"]["subtests"]) >= 11
     assert results["metadata"]["base"]["commit"] == tree.BaseInfo.of(
         Path(results["metadata"]["tree"])).commit
     cases = ET.parse(junit_path).getroot().iter("testcase")

@@ -93,3 +93,20 @@ def test_passthrough_paths_are_made_absolute(tmp_path: Path, monkeypatch) -> Non
     assert kunit.absolute_paths(args) == [
         f"--kunitconfig={tmp_path}/my.config", "--qemu_config", f"{tmp_path}/q.py", "--json",
         "stdout", "--kernel_args=a=b", "mm_*", f"--json={tmp_path}/out.json"]
+
+
+def test_rerun_lines_are_read_from_the_fragments(tmp_path: Path) -> None:
+    frag = write(tmp_path / "a.kunitconfig",
+                 "# arch: um\n# rerun: off_* feature=off 'quiet=1 x'\nCONFIG_KUNIT=y\n")
+    plain = write(tmp_path / "b.kunitconfig", "CONFIG_KUNIT=y\n")
+    [rerun] = kunitconfig.reruns([plain, frag])
+    assert (rerun.glob, rerun.kernel_args, rerun.origin) == ("off_*", ("feature=off", "quiet=1 x"),
+                                                              frag)
+    assert str(rerun) == "off_* with feature=off quiet=1 x"
+
+
+def test_rerun_line_without_kernel_arguments_is_refused(tmp_path: Path) -> None:
+    frag = write(tmp_path / "a.kunitconfig", "# rerun: off_*\n")
+    with pytest.raises(ConfigFailed, match=r"a.kunitconfig: '# rerun:' needs a suite glob and "
+                                           r"kernel arguments"):
+        kunitconfig.reruns([frag])
