@@ -205,37 +205,47 @@ def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: 
 
 # -- the command ---------------------------------------------------------------------
 
-def run(ctx: pipeline.Context, tree: Path, *, arches: list[str], fragments: list[str] | None,
-        build: bool = True) -> Report:
-    """All checks on `tree`, the release tree with the mailed series applied."""
-    report = Report()
-    marks = time.monotonic()
+def hygiene(ctx: pipeline.Context, tree: Path) -> int:
+    """Steps 1 and 2 on `tree`, the release tree: re-export and checkpatch; the patch count."""
     mailed = series.read_series(ctx.project.patches / "series")
-    report.patches = len(mailed)
     require_zero_export(tree, ctx.project)
     ctx.status.log(f"check: the {len(mailed)} mailed patch(es) apply on the base and export "
                    "back unchanged")
     checkpatch(tree, mailed, ctx.project.root, ctx.status, ctx.out)
     ctx.status.log(f"check: checkpatch --strict is clean on all {len(mailed)} patch(es)")
-    report.seconds["apply, export, checkpatch"] = time.monotonic() - marks
-    if not build:
-        return report
+    return len(mailed)
+
+
+def builds(ctx: pipeline.Context, tree: Path, arch: str,
+           fragments: list[str] | None) -> tuple[int, int]:
+    """Step 3 for `arch`: every prefix of the series in `tree` builds; (built, reused)."""
+    started = time.monotonic()
+    mailed = series.read_series(ctx.project.patches / "series")
     commits = [c.hexsha for c in open_repo(tree).iter_commits(f"{BASE_TAG}..{WORK_BRANCH}",
                                                                reverse=True)]
     assert len(commits) == len(mailed), "the release tree must carry exactly the series"
-    for arch in arches:
-        marks = time.monotonic()
-        build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
-        pipeline.configure(ctx, tree, arch, fragments or default_fragments(ctx, arch),
-                           build_dir, "olddefconfig")
-        target = targets.resolve(arch, tree, ctx.project)
-        built, reused = build_prefixes(tree, list(zip(commits, mailed)), target, build_dir,
-                                       ctx.status)
-        report.built[arch], report.reused[arch] = built, reused
-        report.seconds[f"{arch} builds"] = time.monotonic() - marks
-        ctx.status.log(f"check: every prefix of the series builds on {arch} ({built} built, "
-                       f"{reused} already built before), "
-                       f"{human_seconds(report.seconds[f'{arch} builds'])}")
+    build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
+    pipeline.configure(ctx, tree, arch, fragments or default_fragments(ctx, arch), build_dir,
+                       "olddefconfig")
+    target = targets.resolve(arch, tree, ctx.project)
+    built, reused = build_prefixes(tree, list(zip(commits, mailed)), target, build_dir,
+                                   ctx.status)
+    ctx.status.log(f"check: every prefix of the series builds on {arch} ({built} built, "
+                   f"{reused} already built before), "
+                   f"{human_seconds(time.monotonic() - started)}")
+    return built, reused
+
+
+def run(ctx: pipeline.Context, tree: Path, *, arches: list[str], fragments: list[str] | None,
+        build: bool = True) -> Report:
+    """All checks on `tree`, the release tree with the mailed series applied."""
+    started = time.monotonic()
+    report = Report(patches=hygiene(ctx, tree))
+    report.seconds["apply, export, checkpatch"] = time.monotonic() - started
+    for arch in arches if build else []:
+        started = time.monotonic()
+        report.built[arch], report.reused[arch] = builds(ctx, tree, arch, fragments)
+        report.seconds[f"{arch} builds"] = time.monotonic() - started
     return report
 
 
