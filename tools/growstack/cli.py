@@ -141,6 +141,11 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             print(f"removed {removed}")
         if not result.written and not result.removed:
             print("patches/ already matches the tree")
+        if result.hidden:
+            shown = ", ".join(result.hidden[:5]) + (", ..." if len(result.hidden) > 5 else "")
+            print(f"growstack: warning: {len(result.hidden)} file(s) in the tree are in no "
+                  f"commit and hidden by its .gitignore ({shown}); `git add -f` those that "
+                  f"belong to a patch", file=sys.stderr)
     elif args.command == "config":
         result = pipeline.configure(ctx, path, args.arch, args.fragments, args.build_dir,
                                     args.base)
