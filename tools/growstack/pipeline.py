@@ -108,8 +108,8 @@ def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 20
     """Boot UML to the workload (or provoke `crash`) and report like a test run."""
     if arch != "um":
         raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
-    build = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
-    request = boot.Request(tree=path, build_dir=build.resolve(),
+    build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
+    request = boot.Request(tree=path, build_dir=build_dir.resolve(),
                            root=(ctx.workspace / "boot-root" / path.name).resolve(),
                            config_fragment=boot.boot_config(ctx.project.kunit, arch),
                            env=[f"threads={threads}", f"forks={forks}",

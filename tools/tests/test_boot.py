@@ -124,3 +124,12 @@ def test_a_kernel_that_survives_or_hangs_fails() -> None:
     assert verdicts(survived)["does_not_continue"] is ktap.Status.FAIL
     hung = boot.judge_crash(OVERFLOW, None, "overflow")
     assert verdicts(hung)["does_not_continue"] is ktap.Status.FAIL and hung.timed_out
+
+
+def test_booting_without_a_build_needs_a_built_kernel(tmp_path: Path) -> None:
+    from growstack import pipeline
+    from growstack.project import Project
+    ctx = pipeline.Context(Project(Path(__file__).resolve().parents[2]), tmp_path,
+                           Status(tty=False))
+    with pytest.raises(UsageError, match=r"no kernel in .*boot-um to boot; boot once with a build"):
+        pipeline.boot_kernel(ctx, tmp_path / "linux", build=False)
