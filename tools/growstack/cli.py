@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, check, ktap, mail, pipeline, report, series, tree
+from . import __version__, boot, check, ktap, mail, pipeline, report, series, tree
 from .errors import MEANING, Exit, GrowstackError, UsageError
 from .project import find_project, workspace
 
@@ -53,6 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", help="build and run KUnit through the tree's kunit.py; "
                        "arguments after -- go to kunit.py unchanged")
     _target_args(p)
+    p.add_argument("--timeout", type=int, default=300, help="seconds the kernel may run")
+    _output_args(p)
+
+    p = sub.add_parser("boot", help="boot UML to a thread-heavy workload, or provoke a "
+                       "crash, and judge what happened")
+    _tree_arg(p)
+    p.add_argument("--arch", default="um", help="um (the only one for now)")
+    p.add_argument("--build-dir", type=Path, help="build output (default: in the workdir)")
+    p.add_argument("--threads", type=int, default=2000, help="threads the workload starts")
+    p.add_argument("--forks", type=int, default=200, help="fork+exit pairs the workload times")
+    p.add_argument("--bench", action="store_true",
+                   help="load the benchmark module first (scripts/bench-kstack uses it)")
+    p.add_argument("--crash", choices=sorted(boot.CRASHES),
+                   help="provoke a crash instead: a stack overflow (LKDTM EXHAUST_STACK), "
+                        "or a stack fault that finds the reserve empty (fault injection)")
+    p.add_argument("--kernel-arg", action="append", dest="kernel_args", default=[],
+                   metavar="ARG", help="a kernel command line argument (repeatable)")
+    p.add_argument("--mem", default="1G", help="UML's memory (default 1G)")
     p.add_argument("--timeout", type=int, default=300, help="seconds the kernel may run")
     _output_args(p)
 
@@ -156,10 +174,22 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             print(f"removed {removed}")
         if not result.written and not result.removed:
             print("patches/ already matches the tree")
+        if result.hidden:
+            shown = ", ".join(result.hidden[:5]) + (", ..." if len(result.hidden) > 5 else "")
+            print(f"growstack: warning: {len(result.hidden)} file(s) in the tree are in no "
+                  f"commit and hidden by its .gitignore ({shown}); `git add -f` those that "
+                  f"belong to a patch", file=sys.stderr)
     elif args.command == "config":
         result = pipeline.configure(ctx, path, args.arch, args.fragments, args.build_dir,
                                     args.base)
         print(result.path)
+    elif args.command == "boot":
+        code, _ = pipeline.boot_kernel(ctx, path, args.arch, threads=args.threads,
+                                       forks=args.forks, crash=args.crash, bench=args.bench,
+                                       kernel_args=args.kernel_args, mem=args.mem,
+                                       timeout=args.timeout, explicit_build_dir=args.build_dir,
+                                       json_path=args.json, junit_path=args.junit)
+        return code
     elif args.command == "test":
         return pipeline.test(ctx, path, args.arch, names=args.fragments,
                              explicit_build_dir=args.build_dir, timeout=args.timeout,

@@ -1,7 +1,8 @@
 """Test evidence for the cover letter, from the last `growstack test` runs.
 
 `growstack test` keeps its results per arch in <workdir>/results/<arch>.json,
-with the patch-ids of the commits it tested and the command it ran. Only
+with the patch-ids of the commits it tested and the command it ran (other
+results there, such as `growstack boot`'s, do not have that command). Only
 results of exactly the series being mailed (plus, possibly, test-environment
 patches from patches/local/) on the same base count as evidence; others are
 left out with a warning, so a cover letter never quotes stale results.
@@ -31,11 +32,10 @@ class Result:
 
 
 def _stale_reason(data: dict, mailed: list[str], local: set[str], base_commit: str) -> str | None:
-    metadata = data.get("metadata", {})
+    metadata = data["metadata"]
     tested = metadata.get("patches")
-    if not isinstance(tested, list) or not metadata.get("reproduce"):
-        return "it does not say which commits it tested (an older growstack, or a tree " \
-            "with uncommitted changes)"
+    if not isinstance(tested, list):
+        return "it tested a tree with uncommitted changes"
     if metadata.get("base", {}).get("commit") != base_commit:
         return "it was tested on another base"
     if tested[:len(mailed)] != mailed or not set(tested[len(mailed):]) <= local:
@@ -53,6 +53,8 @@ def collect(results_dir: Path, mailed: list[str], local: set[str],
         except (OSError, ValueError):
             skipped.append(f"{path.name}: unreadable")
             continue
+        if not isinstance(data, dict) or not data.get("metadata", {}).get("reproduce"):
+            continue  # not from `growstack test` (boot results), or from an older growstack
         reason = _stale_reason(data, mailed, local, base_commit)
         if reason:
             skipped.append(f"{path.name}: {reason}")

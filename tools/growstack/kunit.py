@@ -27,17 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import config, deps, kunitconfig, ktap
+from . import build, config, deps, kunitconfig, ktap
 from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
-from .progress import Status, human_seconds
+from .progress import Status
 from .targets import Target
 
 _KUNIT_MESSAGE = re.compile(r"^\[\d\d:\d\d:\d\d\] (.*)$")
 _TIMED_OUT = re.compile(r"timed out after [\d.]+ seconds")
 _USAGE = re.compile(r"^kunit\.py(?: \w+)?: error: (.*)$")
-_OBJECT_RECORD = ".growstack-objects"
 _BUILD_RECORD = ".growstack-build"
-CCACHE_DIR = "/usr/lib/ccache"
 
 
 @dataclass
@@ -168,18 +166,6 @@ def _record_build(request: Request) -> None:
         record.unlink(missing_ok=True)
 
 
-def environment() -> dict[str, str]:
-    """The environment for kunit.py: ccache first on PATH when it is installed.
-
-    No CCACHE_BASEDIR: ccache would rewrite the source paths but not Kbuild's
-    -fmacro-prefix-map, and __FILE__ in the kernel would change.
-    """
-    env = dict(os.environ)
-    if os.path.isdir(CCACHE_DIR) and CCACHE_DIR not in env.get("PATH", "").split(":"):
-        env["PATH"] = f"{CCACHE_DIR}:{env.get('PATH', '')}"
-    return env
-
-
 def check_tools(request: Request, status: Status) -> None:
     deps.ensure(list(deps.BUILD_PACKAGES) + request.target.packages, status,
                 why=f"building and booting {request.target.arch} kernels")
@@ -190,52 +176,6 @@ def check_tools(request: Request, status: Status) -> None:
     if request.target.qemu_arch and not shutil.which(f"qemu-system-{request.target.qemu_arch}"):
         raise MissingDependency(f"qemu-system-{request.target.qemu_arch} is not on PATH",
                                 f"install {request.target.packages[-1]}")
-
-
-class _BuildWatch(threading.Thread):
-    """Counts object files while make runs, against the count of the last build."""
-
-    def __init__(self, build_dir: Path, status: Status, arch: str) -> None:
-        super().__init__(daemon=True)
-        self.build_dir = build_dir
-        self.status = status
-        self.arch = arch
-        self.stop = threading.Event()
-        record = build_dir / _OBJECT_RECORD
-        self.expected = int(record.read_text()) if record.is_file() else 0
-        self.start_time = time.monotonic()
-
-    def count(self) -> int:
-        total = 0
-        stack = [self.build_dir]
-        while stack:
-            try:
-                with os.scandir(stack.pop()) as entries:
-                    for entry in entries:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        elif entry.name.endswith(".o"):
-                            total += 1
-            except OSError:
-                continue
-        return total
-
-    def run(self) -> None:
-        while not self.stop.wait(1.0):
-            done = self.count()
-            elapsed = human_seconds(time.monotonic() - self.start_time)
-            if self.expected:
-                share = min(99, 100 * done // self.expected)
-                text = f"building {self.arch} kernel: {share}% ({done}/{self.expected} objects)"
-            else:
-                text = f"building {self.arch} kernel: {done} objects"
-            self.status.update(f"{text}, {elapsed}", topic="build")
-
-    def finish(self, ok: bool) -> None:
-        self.stop.set()
-        self.join()
-        if ok:
-            (self.build_dir / _OBJECT_RECORD).write_text(str(self.count()))
 
 
 class _RunWatch:
@@ -272,12 +212,12 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
     """Run kunit.py, log everything, show progress and feed the console to the parser."""
     marks = {"config": time.monotonic()}
     runner = _RunWatch(status, request.target.arch)
-    watch: _BuildWatch | None = None
+    watch: build.BuildWatch | None = None
     timed_out = False
     log.write("$ " + " ".join(argv) + "\n")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                            env=environment(), start_new_session=True)
+                            env=build.environment(), start_new_session=True)
     guard = _Guard(proc, request.timeout)
     try:
         assert proc.stdout is not None
@@ -287,7 +227,7 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
             message = _KUNIT_MESSAGE.match(line)
             phase = _phase_of(message.group(1)) if message else None
             if phase == "build" and "build" not in marks:
-                watch = _BuildWatch(request.build_dir, status, request.target.arch)
+                watch = build.BuildWatch(request.build_dir, status, request.target.arch)
                 watch.start()
             elif phase == "run":
                 if watch:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import git
 
-from . import config, kunit, kunitconfig, report, series, targets, tree
+from . import boot, config, kunit, kunitconfig, report, series, targets, tree
 from .errors import Exit, UsageError
 from .progress import Status
 from .project import Project
@@ -124,6 +124,36 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
     results.mkdir(exist_ok=True)
     report.write_json(outcome.run, results / f"{target.arch}.json", metadata)
     return code
+
+
+def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 2000,
+                forks: int = 200, crash: str | None = None, bench: bool = False,
+                kernel_args: list[str] | None = None, mem: str = "1G", timeout: int = 300,
+                explicit_build_dir: Path | None = None, json_path: Path | None = None,
+                junit_path: Path | None = None, build: bool = True) -> tuple[Exit, boot.Outcome]:
+    """Boot UML to the workload (or provoke `crash`) and report like a test run."""
+    if arch != "um":
+        raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
+    build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
+    request = boot.Request(tree=path, build_dir=build_dir.resolve(),
+                           root=(ctx.workspace / "boot-root" / path.name).resolve(),
+                           config_fragment=boot.boot_config(ctx.project.kunit, arch),
+                           env=[f"threads={threads}", f"forks={forks}",
+                                *(["bench=1"] if bench else [])],
+                           kernel_args=list(kernel_args or []), crash=crash,
+                           bench_module=bench, mem=mem, timeout=timeout, build=build)
+    outcome = boot.boot(request, ctx.status)
+    metadata = {"arch": arch, "base": _base_info(path), "tree": str(path),
+                "command": outcome.command, "log": str(outcome.log),
+                "returncode": outcome.returncode, "figures": outcome.figures,
+                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()}}
+    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
+                       junit_path=junit_path, metadata=metadata)
+    results = ctx.workspace / "results"
+    results.mkdir(exist_ok=True)
+    name = f"crash-{crash}" if crash else "workload"
+    report.write_json(outcome.run, results / f"{arch}-boot-{name}.json", metadata)
+    return code, outcome
 
 
 def _base_info(path: Path) -> dict[str, str]:

@@ -217,6 +217,9 @@ def _describe_failure(patch: Patch, conflicts: list[str], output: str) -> tuple[
 class ExportResult:
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    # New files no commit carries that git status does not show: Debian's
+    # tarball ignores every path in its .gitignore, so `git add -A` skips them.
+    hidden: list[str] = field(default_factory=list)
 
 
 def subject(mail: str) -> str:
@@ -267,7 +270,8 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
         raise SeriesError(f"export would remove {len(dropped)} patch(es) the tree does not carry "
                           f"({', '.join(p.name for p in dropped[:3])})",
                           "apply the series to the tree first, or pass --prune to drop them")
-    result = ExportResult(removed=[p.path for p in dropped])
+    hidden = repo.git.ls_files("--others", "--ignored", "--exclude-standard").splitlines()
+    result = ExportResult(removed=[p.path for p in dropped], hidden=hidden)
     for local, directory in ((False, project.patches), (True, project.local_patches)):
         result.written += _write_series(directory, new[local])
     for path in result.removed:

@@ -104,6 +104,21 @@ def test_export_picks_up_an_edit(developed: tuple[Project, Path]) -> None:
     assert "+int stack = 1;" in (project.patches / "mm-add-stack.patch").read_text()
 
 
+def test_export_names_new_files_the_trees_gitignore_hides(developed: tuple[Project, Path]) -> None:
+    project, path = developed
+    (path / ".gitignore").write_text("/*\n")  # as Debian's tarball has it
+    git(path, "add", "-f", ".gitignore")
+    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qm",
+        "mm: ignore")
+    (path / "mm" / "forgotten.h").write_text("int forgotten;\n")
+    assert git(path, "status", "--porcelain") == ""  # git status does not show it
+    assert series.export(path, project).hidden == ["mm/forgotten.h"]
+    git(path, "add", "-f", "mm/forgotten.h")
+    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qm",
+        "mm: add forgotten.h")
+    assert series.export(path, project).hidden == []
+
+
 def test_local_patches_stay_local(tmp_path: Path, developed: tuple[Project, Path],
                                   tarball: Path, workspace: Path) -> None:
     project, path = developed

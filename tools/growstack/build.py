@@ -1,0 +1,103 @@
+"""Kernel builds: ccache, and live progress while make runs.
+
+make (or kunit.py, which discards make's output) gives no progress, so it is
+measured: a thread counts object files in the build directory once a second
+and compares with the count recorded after the previous successful build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .errors import BuildFailed
+from .progress import Status, human_seconds
+
+_OBJECT_RECORD = ".growstack-objects"
+CCACHE_DIR = "/usr/lib/ccache"
+
+
+def environment() -> dict[str, str]:
+    """The environment for kunit.py: ccache first on PATH when it is installed.
+
+    No CCACHE_BASEDIR: ccache would rewrite the source paths but not Kbuild's
+    -fmacro-prefix-map, and __FILE__ in the kernel would change.
+    """
+    env = dict(os.environ)
+    if os.path.isdir(CCACHE_DIR) and CCACHE_DIR not in env.get("PATH", "").split(":"):
+        env["PATH"] = f"{CCACHE_DIR}:{env.get('PATH', '')}"
+    return env
+
+
+class BuildWatch(threading.Thread):
+    """Counts object files while make runs, against the count of the last build."""
+
+    def __init__(self, build_dir: Path, status: Status, arch: str) -> None:
+        super().__init__(daemon=True)
+        self.build_dir = build_dir
+        self.status = status
+        self.arch = arch
+        self.stop = threading.Event()
+        record = build_dir / _OBJECT_RECORD
+        self.expected = int(record.read_text()) if record.is_file() else 0
+        self.start_time = time.monotonic()
+
+    def count(self) -> int:
+        total = 0
+        stack = [self.build_dir]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.name.endswith(".o"):
+                            total += 1
+            except OSError:
+                continue
+        return total
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            done = self.count()
+            elapsed = human_seconds(time.monotonic() - self.start_time)
+            if self.expected:
+                share = min(99, 100 * done // self.expected)
+                text = f"building {self.arch} kernel: {share}% ({done}/{self.expected} objects)"
+            else:
+                text = f"building {self.arch} kernel: {done} objects"
+            self.status.update(f"{text}, {elapsed}", topic="build")
+
+    def finish(self, ok: bool) -> None:
+        self.stop.set()
+        self.join()
+        if ok:
+            (self.build_dir / _OBJECT_RECORD).write_text(str(self.count()))
+
+
+def make(tree: Path, build_dir: Path, arch: str, status: Status, log_path: Path, *,
+         cross_compile: str | None = None, targets: tuple[str, ...] = (),
+         extra: tuple[str, ...] = ()) -> None:
+    """make -C tree O=build_dir ARCH=arch [targets], logged, with progress; BuildFailed on error."""
+    argv = ["make", "-C", str(tree), f"O={build_dir}", f"ARCH={arch}",
+            f"-j{os.cpu_count() or 1}", *extra, *targets]
+    if cross_compile:
+        argv.insert(5, f"CROSS_COMPILE={cross_compile}")
+    watch = BuildWatch(build_dir, status, arch)
+    watch.start()
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(argv) + "\n")
+        log.flush()
+        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=environment())
+    watch.finish(ok=result.returncode == 0)
+    status.clear()
+    if result.returncode != 0:
+        lines = log_path.read_text(errors="replace").splitlines()
+        errors = [line.strip() for line in lines if re.search(r"\berror\b|Error \d", line)]
+        first = errors[0] if errors else (lines[-1].strip() if lines else "no output")
+        raise BuildFailed(f"kernel build failed: {first}", f"see the full log in {log_path}")

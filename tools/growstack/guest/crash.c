@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The init program of `growstack boot --crash`: provoke a crash with LKDTM
+ * and never come back.  The environment (from the kernel command line)
+ * says what to do: `crash` is the LKDTM crash type, `fail_fault=N` arms
+ * the fault injection of dynamic stacks first.  If the kernel survives,
+ * the program says so in KTAP and powers the machine off.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int main(void)
+{
+	const char *crash = getenv("crash");
+	const char *fail_fault = getenv("fail_fault");
+
+	printf("KTAP version 1\n1..1\n");
+	mkdir("/sys", 0755);
+	if (mount("sysfs", "/sys", "sysfs", 0, NULL) ||
+	    mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL)) {
+		printf("not ok 1 crash # cannot mount debugfs\n");
+		goto out;
+	}
+	if (fail_fault &&
+	    write_file("/sys/kernel/debug/kstack/fail_fault", fail_fault)) {
+		printf("not ok 1 crash # cannot arm /sys/kernel/debug/kstack/fail_fault\n");
+		goto out;
+	}
+	printf("# growstack: provoking %s\n", crash ? crash : "(nothing)");
+	fflush(stdout);
+	if (!crash || write_file("/sys/kernel/debug/provoke-crash/DIRECT", crash))
+		printf("not ok 1 crash # LKDTM could not provoke %s\n", crash ? crash : "(nothing)");
+	else
+		printf("not ok 1 crash # the kernel survived %s\n", crash);
+out:
+	fflush(stdout);
+	reboot(RB_POWER_OFF);
+	return 1;
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The init program of `growstack boot`: a thread-heavy workload that
+ * reports in KTAP, then powers the machine off.
+ *
+ * It starts `threads` threads (an environment variable, from the kernel
+ * command line; 2000 by default) that block on a barrier, reads
+ * nr_kernel_stack with all of them alive, makes them run syscalls that go
+ * deeper into the kernel (files, pipes, forks), reads it again, and joins
+ * them.  Then `forks` fork+exit pairs are timed.  With `bench=1` it loads
+ * /kstack_bench.ko first, whose results the kernel prints.
+ *
+ * Figures are printed as "# growstack: NAME=VALUE" for the benchmark.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int tests_run;
+static int failures;
+static pthread_barrier_t start_line, go, done, release;
+static int nr_threads;
+
+static void result(int ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		printf("    # ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	printf("    %s %d %s\n", ok ? "ok" : "not ok", ++tests_run, name);
+	fflush(stdout);
+	failures += !ok;
+}
+
+static void figure(const char *name, long long value)
+{
+	printf("    # growstack: %s=%lld\n", name, value);
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A field of /proc/vmstat, or -1. */
+static long long vmstat(const char *name)
+{
+	char key[64];
+	long long value;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &value) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return value;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+static void show_file(const char *path)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		printf("    # %s: %s", path, line);
+	fclose(f);
+}
+
+static long env_long(const char *name, long fallback)
+{
+	const char *value = getenv(name);
+
+	return value ? strtol(value, NULL, 0) : fallback;
+}
+
+/* Syscalls that take a thread deeper into the kernel than blocking does. */
+static void deepen(void)
+{
+	char buf[4096];
+	struct stat st;
+	int fds[2], fd;
+
+	stat("/proc/self/status", &st);
+	fd = open("/proc/self/maps", O_RDONLY);
+	if (fd >= 0) {
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+	}
+	fd = open("/tmp", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0)
+		close(fd);
+	if (pipe(fds) == 0) {
+		if (write(fds[1], buf, 512) == 512 && read(fds[0], buf, 512) != 512)
+			buf[0] = 0;
+		close(fds[0]);
+		close(fds[1]);
+	}
+}
+
+static void *worker(void *arg)
+{
+	pthread_barrier_wait(&start_line);
+	pthread_barrier_wait(&go);
+	deepen();
+	pthread_barrier_wait(&done);
+	pthread_barrier_wait(&release);
+	return arg;
+}
+
+static int mount_all(void)
+{
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/tmp", 01777);
+	if (mount("proc", "/proc", "proc", 0, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL))
+		return -1;
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	return 0;
+}
+
+/* Sum of a field of /sys/kernel/debug/kstack/reserve over the CPUs, or 0. */
+static long long reserve_stat(const char *name)
+{
+	char word[64];
+	long long sum = 0, value;
+	FILE *f = fopen("/sys/kernel/debug/kstack/reserve", "r");
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s", word) == 1)
+		if (!strcmp(word, name) && fscanf(f, "%lld", &value) == 1)
+			sum += value;
+	fclose(f);
+	return sum;
+}
+
+static void load_bench(void)
+{
+	long long refills = reserve_stat("refills");
+	long long pages = reserve_stat("refill_pages");
+	long long ns = reserve_stat("refill_ns");
+	int fd = open("/kstack_bench.ko", O_RDONLY | O_CLOEXEC);
+	int err = fd < 0 ? errno :
+		  syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+
+	result(!err, "bench_module", err ? "loading /kstack_bench.ko: %s" : NULL,
+	       strerror(err));
+	if (fd >= 0)
+		close(fd);
+	figure("bench_refills", reserve_stat("refills") - refills);
+	figure("bench_refill_pages", reserve_stat("refill_pages") - pages);
+	figure("bench_refill_ns", reserve_stat("refill_ns") - ns);
+}
+
+static void run_threads(void)
+{
+	pthread_t *threads = calloc(nr_threads, sizeof(*threads));
+	long long before, alive, deeper, faults;
+	int i, started = 0, joined = 0;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_barrier_init(&start_line, NULL, nr_threads + 1);
+	pthread_barrier_init(&go, NULL, nr_threads + 1);
+	pthread_barrier_init(&done, NULL, nr_threads + 1);
+	pthread_barrier_init(&release, NULL, nr_threads + 1);
+
+	before = vmstat("nr_kernel_stack");
+	for (i = 0; i < nr_threads; i++)
+		started += pthread_create(&threads[i], &attr, worker, NULL) == 0;
+	result(started == nr_threads, "threads_started", "%d of %d threads started",
+	       started, nr_threads);
+	if (started != nr_threads)
+		exit(1);
+
+	pthread_barrier_wait(&start_line);
+	alive = vmstat("nr_kernel_stack");
+	figure("threads", nr_threads);
+	figure("stack_kb_before", before);
+	figure("stack_kb_idle_threads", alive);
+	show_file("/sys/kernel/debug/kstack/reserve");
+	show_file("/sys/kernel/debug/kstack/stacks");
+
+	faults = vmstat("kstack_fault");
+	pthread_barrier_wait(&go);
+	pthread_barrier_wait(&done);
+	deeper = vmstat("nr_kernel_stack");
+	figure("stack_kb_busy_threads", deeper);
+	figure("faults_busy_threads", faults < 0 ? 0 : vmstat("kstack_fault") - faults);
+	show_file("/sys/kernel/debug/kstack/stacks");
+	pthread_barrier_wait(&release);
+	result(alive > before, "stack_accounted", "nr_kernel_stack %lld KiB -> %lld KiB",
+	       before, alive);
+
+	for (i = 0; i < nr_threads; i++)
+		joined += pthread_join(threads[i], NULL) == 0;
+	result(joined == nr_threads, "threads_joined", "%d of %d joined", joined,
+	       nr_threads);
+	free(threads);
+}
+
+static void run_forks(void)
+{
+	long forks = env_long("forks", 200), i, good = 0;
+	long long start = now_ns();
+
+	for (i = 0; i < forks; i++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+		    WIFEXITED(status) && !WEXITSTATUS(status))
+			good++;
+	}
+	figure("fork_exit_ns", forks ? (now_ns() - start) / forks : 0);
+	result(good == forks, "fork_exit", "%ld of %ld children exited cleanly", good, forks);
+}
+
+int main(void)
+{
+	long long value;
+
+	nr_threads = env_long("threads", 2000);
+	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: workload\n"
+	       "    1..%d\n", env_long("bench", 0) ? 7 : 6);
+	fflush(stdout);
+	result(mount_all() == 0, "mount", NULL);
+	if (env_long("bench", 0))
+		load_bench();
+	run_threads();
+	run_forks();
+	value = vmstat("kstack_refill_fail");
+	figure("refill_fail", value);
+	figure("fork_fail", vmstat("kstack_fork_fail"));
+	figure("faults", vmstat("kstack_fault"));
+	figure("fault_kb", vmstat("kstack_fault_kb"));
+	figure("stack_kb_end", vmstat("nr_kernel_stack"));
+	show_file("/sys/kernel/debug/kstack/reserve");
+	result(vmstat("kstack_fork_fail") <= 0, "no_fork_failures", NULL);
+	printf("%s 1 workload\n", failures ? "not ok" : "ok");
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 1;
+}

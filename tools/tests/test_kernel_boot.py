@@ -1,0 +1,64 @@
+"""`growstack boot` on the real pinned base with the series: UML to a hostfs root.
+
+One boot kernel serves every test here (kunit/boot/um.config); the workload
+boots it with dynamic stacks on and off, the crash boots provoke an LKDTM
+stack overflow and an empty reserve.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from growstack import boot, ktap, pipeline
+from growstack.errors import Exit
+
+pytestmark = pytest.mark.kernel
+
+THREADS = 1000
+
+
+def per_thread_kib(figures: dict[str, int]) -> float:
+    return (figures["stack_kb_idle_threads"] - figures["stack_kb_before"]) / figures["threads"]
+
+
+def test_workload_runs_thousands_of_threads_on_one_page_stacks(
+        kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path) -> None:
+    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, threads=THREADS,
+                                         json_path=tmp_path / "boot.json")
+    results = json.loads((tmp_path / "boot.json").read_text())
+    assert code == Exit.OK, results["counts"]
+    suites = {suite["name"]: suite for suite in results["suites"]}
+    assert suites["workload"]["status"] == "PASS"
+    assert {c["name"] for c in suites["workload"]["subtests"]} >= {
+        "mount", "threads_started", "threads_joined", "fork_exit", "no_fork_failures"}
+    assert suites["clean_shutdown"]["status"] == "PASS"
+    figures = outcome.figures
+    assert figures["threads"] == THREADS
+    # One 4 KiB page per thread, where a plain stack takes 16 KiB; a few may grow.
+    assert 4.0 <= per_thread_kib(figures) < 4.5
+    assert figures["refill_fail"] == 0 and figures["fork_fail"] == 0
+    assert results["metadata"]["returncode"] == 0
+
+
+def test_the_same_kernel_with_dynamic_stack_off_maps_whole_stacks(
+        kernel_context: pipeline.Context, series_tree: Path) -> None:
+    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, threads=THREADS,
+                                         kernel_args=["dynamic_stack=off"])
+    assert code == Exit.OK
+    assert 16.0 <= per_thread_kib(outcome.figures) < 16.5
+    assert outcome.figures["faults"] == 0
+
+
+@pytest.mark.parametrize("crash", sorted(boot.CRASHES))
+def test_a_stack_that_cannot_grow_is_reported_and_stops_the_kernel(
+        kernel_context: pipeline.Context, series_tree: Path, crash: str) -> None:
+    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, crash=crash, timeout=120)
+    [suite] = outcome.run.tests
+    assert code == Exit.OK, [(t.name, t.status, t.reason) for t in suite.subtests]
+    assert [t.name for t in suite.subtests] == [
+        "names_the_task", "names_the_stack", "kernel_stops", "does_not_continue"]
+    assert all(t.status is ktap.Status.PASS for t in suite.subtests)
+    assert outcome.returncode not in (0, None)  # UML aborts on a panic
