@@ -14,7 +14,6 @@ see pipeline.release_tree) on the mailed series alone, patches/local/ left out:
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import deps, kunit, pipeline, series, targets
+from . import build, deps, pipeline, series, targets
 from .kunitconfig import KERNEL_DEFAULT, available
 from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
 from .progress import Status, human_seconds
@@ -133,25 +132,6 @@ def _build_key(tree_id: str, config_text: str, target: targets.Target) -> str:
     return f"{target.arch} {target.cross_compile or '-'} {tree_id} {digest}"
 
 
-def _make(argv: list[str], cwd: Path, log: TextIO, status: Status,
-          label: str) -> list[str] | None:
-    """Run make, logging everything; None if it succeeded, else its output lines."""
-    log.write("$ " + " ".join(argv) + "\n")
-    log.flush()
-    started = time.monotonic()
-    lines: list[str] = []
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                            env=kunit.environment())
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        log.write(line)
-        lines.append(line.rstrip("\n"))
-        status.update(f"{label}: {line.strip()[:60]}, {human_seconds(time.monotonic() - started)}",
-                      topic="build")
-    return None if proc.wait() == 0 else lines
-
-
 def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: targets.Target,
                    build_dir: Path, status: Status) -> tuple[int, int]:
     """Build the tree at each commit in turn; (built, reused). Raises at the first failure.
@@ -168,34 +148,32 @@ def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: 
     config_text = (build_dir / ".config").read_text()
     record = build_dir / _BUILT_RECORD
     done = set(record.read_text().splitlines()) if record.is_file() else set()
-    make = ["make", f"ARCH={target.arch}", f"O={build_dir}", f"-j{os.cpu_count() or 1}"]
-    if target.cross_compile:
-        make.append(f"CROSS_COMPILE={target.cross_compile}")
-    log_path = build_dir / "growstack-check.log"
+    log_path = build_dir / "growstack-check.log"  # of the last prefix built
     built = reused = 0
     try:
-        with open(log_path, "w") as log:
-            for number, (commit, patch) in enumerate(commits, 1):
-                key = _build_key(repo.commit(commit).tree.hexsha, config_text, target)
-                if key in done:
-                    reused += 1
-                    continue
-                label = f"{target.arch} build of patch {number}/{len(commits)} ({patch.name})"
-                repo.git.checkout("--quiet", "--detach", commit)
-                (build_dir / ".config").write_text(config_text)
-                failed = _make([*make, "olddefconfig"], tree, log, status, label)
-                if failed is None:
-                    failed = _make(make, tree, log, status, label)
-                if failed is not None:
-                    error = first_error(failed).replace(f"{tree}/", "")
-                    raise BuildFailed(f"patch {number}/{len(commits)} {patch.name} breaks the "
-                                      f"{target.arch} build: {error}",
-                                      f"fix it so the series stays bisectable; full log: "
-                                      f"{log_path}")
-                built += 1
-                done.add(key)
-                with open(record, "a") as keys:
-                    keys.write(key + "\n")
+        for number, (commit, patch) in enumerate(commits, 1):
+            key = _build_key(repo.commit(commit).tree.hexsha, config_text, target)
+            if key in done:
+                reused += 1
+                continue
+            status.log(f"check: building patch {number}/{len(commits)} ({patch.name}) "
+                       f"on {target.arch}")
+            repo.git.checkout("--quiet", "--detach", commit)
+            (build_dir / ".config").write_text(config_text)
+            try:
+                for goal in (("olddefconfig",), ()):
+                    build.make(tree, build_dir, target.arch, status, log_path,
+                               cross_compile=target.cross_compile, targets=goal)
+            except BuildFailed:
+                lines = log_path.read_text(errors="replace").splitlines()
+                error = first_error(lines).replace(f"{tree}/", "")
+                raise BuildFailed(f"patch {number}/{len(commits)} {patch.name} breaks the "
+                                  f"{target.arch} build: {error}", "fix it so the series stays "
+                                  f"bisectable; full log: {log_path}") from None
+            built += 1
+            done.add(key)
+            with open(record, "a") as keys:
+                keys.write(key + "\n")
     finally:
         status.clear()
         repo.git.checkout("--quiet", "--force", WORK_BRANCH)
