@@ -22,9 +22,9 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
-static unsigned int rounds = 9;
+static unsigned int rounds = 15;
 module_param(rounds, uint, 0444);
-static unsigned int pairs = 200;
+static unsigned int pairs = 1000;
 module_param(pairs, uint, 0444);
 static unsigned int probes = 100;
 module_param(probes, uint, 0444);
