@@ -30,7 +30,9 @@ from .progress import Status, human_seconds
 from .project import Project
 from .tree import BASE_TAG, WORK_BRANCH, open_repo
 
-_FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK): (.*)$")
+_FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK)(?::(\w+))?: (.*)$")
+# "added, moved or deleted file(s), does MAINTAINERS need updating?"
+PATH_CHANGES = "FILE_PATH_CHANGES"
 _TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks")
 _BUILT_RECORD = ".growstack-check-built"
 
@@ -78,15 +80,23 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
     for number, patch in enumerate(patches, 1):
         status.update(f"checkpatch --strict {number}/{len(patches)}: {patch.name}",
                       topic="checkpatch")
-        result = subprocess.run(["perl", str(script), "--strict", "--terse", str(patch.path)],
+        result = subprocess.run(["perl", str(script), "--strict", "--terse", "--show-types",
+                                 str(patch.path)],
                                 cwd=tree, env=env, capture_output=True, text=True)
         shown = _relative(patch.path, root)
-        findings = [f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(4)}"
-                    for m in map(_FINDING.match, result.stdout.splitlines()) if m]
+        matches = [m for m in map(_FINDING.match, result.stdout.splitlines()) if m]
         total = next((m for m in map(_TOTAL.match, result.stdout.splitlines()) if m), None)
         if total:
             totals = [t + int(n) for t, n in zip(totals, total.groups())]
-        if result.returncode != 0 or findings:
+        why = (answer_path_changes(tree, patch.path, env)
+               if any(m.group(4) == PATH_CHANGES for m in matches) else None)
+        answered = [m for m in matches if why and m.group(4) == PATH_CHANGES]
+        for m in answered:
+            print(f"{shown}:{m.group(2)}: answered {PATH_CHANGES}: {why}", file=out)
+            totals[1] -= 1
+        findings = [f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(5)}"
+                    for m in matches if m not in answered]
+        if findings or (result.returncode != 0 and not answered):
             dirty.append(patch.name)
             lines = findings or [f"{shown}: checkpatch.pl exited {result.returncode}: "
                                  f"{_last_line(result.stderr or result.stdout)}"]
@@ -101,6 +111,45 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
                           f"{checks} check(s) in {len(dirty)} of {len(patches)} patch(es); "
                           f"first: {first}",
                           "fix the commits in a work tree, `growstack export`, and check again")
+
+
+def changed_files(patch_text: str) -> list[str] | None:
+    """The files a patch adds or renames to; None if it deletes one."""
+    files = []
+    for block in re.split(r"^diff --git ", patch_text, flags=re.M)[1:]:
+        if re.search(r"^deleted file mode ", block, re.M):
+            return None
+        added = re.search(r"^new file mode [\s\S]*?^\+\+\+ b/(\S+)", block, re.M)
+        renamed = re.search(r"^rename to (\S+)", block, re.M)
+        if added or renamed:
+            files.append((added or renamed).group(1))
+    return files
+
+
+def maintainers_sections(tree: Path, path: str, env: dict[str, str]) -> list[str]:
+    """The MAINTAINERS sections get_maintainer.pl finds for `path`, less THE REST."""
+    result = subprocess.run(["perl", "scripts/get_maintainer.pl", "--nogit", "--nogit-fallback",
+                             "--no-rolestats", "--sections", "-f", path],
+                            cwd=tree, env=env, capture_output=True, text=True)
+    return [line for line in result.stdout.splitlines()
+            if line.strip() and not re.match(r"^[A-Z]:\t", line) and line != "THE REST"]
+
+
+def answer_path_changes(tree: Path, patch: Path, env: dict[str, str]) -> str | None:
+    """Why a patch's new files need no MAINTAINERS change, if that is so.
+
+    checkpatch warns about every added, moved or deleted file unless the
+    patch touches MAINTAINERS, and asks whether it needs updating. It does not
+    when an existing section other than THE REST already covers each file:
+    get_maintainer.pl, run in the tree with the series applied, says so.
+    """
+    files = changed_files(patch.read_text(errors="replace"))
+    if not files:
+        return None
+    sections = {path: maintainers_sections(tree, path, env) for path in files}
+    if not all(sections.values()):
+        return None
+    return "; ".join(f"{path} is covered by {names[0]}" for path, names in sections.items())
 
 
 def _relative(path: Path, root: Path) -> str:

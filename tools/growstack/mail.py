@@ -40,7 +40,7 @@ from typing import Callable
 
 import git
 
-from . import cover, deps, evidence, pipeline, series
+from . import check, cover, deps, evidence, pipeline, series
 from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
 from .progress import Status
 from .project import Project
@@ -295,9 +295,22 @@ def build_branch(tree: Path, letter: cover.CoverLetter, text: str,
     return tracking(repo)["series"]["change-id"]
 
 
-def b4_check(tree: Path, status: Status, out: Callable[[str], None]) -> None:
-    """`b4 prep --check` (checkpatch on each patch) must report nothing."""
-    output = run_b4(tree, ["prep", "--check"], env=deps.checkpatch_env(status))
+def b4_check(tree: Path, patches: list[Path], status: Status,
+             out: Callable[[str], None]) -> None:
+    """`b4 prep --check` (checkpatch on each patch) must report nothing.
+
+    b4 runs checkpatch as it recommends, and as `growstack check` does, its
+    question whether MAINTAINERS needs updating for new files is left out
+    when get_maintainer.pl shows that every such file is covered already.
+    """
+    env = deps.checkpatch_env(status)
+    settings = {}
+    added = [p for p in patches if check.changed_files(p.read_text(errors="replace")) != []]
+    if added and all(check.answer_path_changes(tree, p, env) for p in added):
+        settings["b4.prep-perpatch-check-cmd"] = (
+            f"{tree / 'scripts/checkpatch.pl'} -q --terse --no-summary --mailback --showfile "
+            f"--ignore {check.PATH_CHANGES}")
+    output = run_b4(tree, ["prep", "--check"], env=_config_env(settings, env))
     summary = _CHECK_SUMMARY.search(output)
     if not summary:
         raise MailError("b4 prep --check printed no summary", "run it in the release tree "
@@ -422,7 +435,7 @@ def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
             diff = range_diff(tree, old, letter.previous.version)
     ctx.status.update(f"send: preparing {B4_BRANCH} (v{letter.version}) with b4", topic="mail")
     change_id = build_branch(tree, letter, cover.mail_text(letter, proof), diff)
-    b4_check(tree, ctx.status, lambda line: print(line, file=ctx.out))
+    b4_check(tree, [p.path for p in mailed], ctx.status, lambda line: print(line, file=ctx.out))
     directory.mkdir(parents=True, exist_ok=True)
     mails = write_mails(tree, directory, sign=sign)
     ctx.status.clear()

@@ -5,6 +5,7 @@ The prefix builds need a kernel: they are tested in test_release_kernel.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from test_cli import assert_one_line_error, growstack
 
 # Answers like checkpatch.pl --strict --terse: findings on patch lines, a total, exit 1.
 NOISY_CHECKPATCH = """#!/bin/sh
-if grep -q stack "$3"; then
-    echo "$3:9: ERROR: trailing whitespace"
-    echo "$3:12: CHECK: Alignment should match open parenthesis"
+for patch; do :; done
+if grep -q stack "$patch"; then
+    echo "$patch:9: ERROR:TRAILING_WHITESPACE: trailing whitespace"
+    echo "$patch:12: CHECK:PARENTHESIS_ALIGNMENT: Alignment should match open parenthesis"
     echo "total: 1 errors, 0 warnings, 1 checks, 12 lines checked"
     exit 1
 fi
@@ -108,3 +110,59 @@ def test_the_release_tree_gets_the_patches_as_they_are_now(tmp_path: Path) -> No
     path = pipeline.release_tree(ctx, paths["release"])
     assert (path / "mm" / "stack.c").read_text() == "int stack; \n"
     check.require_zero_export(path, ctx.project)
+
+
+NEW_FILE = """diff --git a/arch/um/include/asm/current.h b/arch/um/include/asm/current.h
+new file mode 100644
+index 000000000000..111111111111
+--- /dev/null
++++ b/arch/um/include/asm/current.h
+@@ -0,0 +1 @@
++#define current get_current()
+diff --git a/arch/um/kernel/process.c b/arch/um/kernel/process.c
+index 222222222222..333333333333 100644
+--- a/arch/um/kernel/process.c
++++ b/arch/um/kernel/process.c
+@@ -1 +1 @@
+-int a;
++int b;
+"""
+RENAME = """diff --git a/mm/old.c b/mm/new.c
+similarity index 100%
+rename from mm/old.c
+rename to mm/new.c
+"""
+DELETE = """diff --git a/mm/gone.c b/mm/gone.c
+deleted file mode 100644
+index 444444444444..000000000000
+"""
+
+
+def test_changed_files_are_the_new_and_renamed_ones() -> None:
+    assert check.changed_files(NEW_FILE) == ["arch/um/include/asm/current.h"]
+    assert check.changed_files(RENAME) == ["mm/new.c"]
+    assert check.changed_files("diff --git a/x b/x\nindex 1..2\n--- a/x\n+++ b/x\n") == []
+    assert check.changed_files(NEW_FILE + DELETE) is None  # a deletion is never answered
+
+
+# Like get_maintainer.pl --sections: arch/um/ has a section, everything has THE REST.
+GET_MAINTAINER = """#!/usr/bin/perl
+my $file = $ARGV[-1];
+print "USER-MODE LINUX (UML)\\nM:\\tSomeone <someone\\@example.org>\\nF:\\tarch/um/\\n\\n"
+    if $file =~ m{^arch/um/};
+print "THE REST\\nM:\\tLinus Torvalds <torvalds\\@linux-foundation.org>\\n";
+"""
+
+
+@pytest.mark.parametrize("path, answer", [
+    ("arch/um/include/asm/current.h",
+     "arch/um/include/asm/current.h is covered by USER-MODE LINUX (UML)"),
+    ("mm/unmaintained.c", None),
+])
+def test_a_new_file_needs_no_maintainers_change_only_if_a_section_covers_it(
+        tmp_path: Path, path: str, answer: str | None) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "get_maintainer.pl").write_text(GET_MAINTAINER)
+    patch = tmp_path / "new.patch"
+    patch.write_text(NEW_FILE.replace("arch/um/include/asm/current.h", path))
+    assert check.answer_path_changes(tmp_path, patch, dict(os.environ)) == answer
