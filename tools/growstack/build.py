@@ -65,7 +65,8 @@ class BuildWatch(threading.Thread):
         while not self.stop.wait(1.0):
             done = self.count()
             elapsed = human_seconds(time.monotonic() - self.start_time)
-            if self.expected:
+            # A stale record (another configuration built last) is no estimate.
+            if self.expected and done <= self.expected:
                 share = min(99, 100 * done // self.expected)
                 text = f"building {self.arch} kernel: {share}% ({done}/{self.expected} objects)"
             else:
