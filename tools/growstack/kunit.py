@@ -6,7 +6,9 @@ reconfigure and goes on to build and boot. kunit.py runs with
 --raw_output=all, so growstack sees every console line and parses KTAP
 itself (see ktap.py), while kunit.py keeps its own booting, timeout and
 test.log. Its make output is discarded by kunit.py, so build progress comes
-from counting object files in the build directory.
+from counting object files in the build directory. For targets kunit.py
+cannot build (targets.Target.kunit_builds), growstack runs make itself and
+kunit.py only boots the kernel (`kunit.py exec`).
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ def _passthrough_config(args: list[str]) -> tuple[list[Path], list[str]]:
     parser.add_argument("--kconfig_add", action="append", default=[])
     known, _ = parser.parse_known_args(args)
     return [Path(p).resolve() for p in known.kunitconfig], known.kconfig_add
+
+
+def split_build_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """make's arguments from kunit.py's --make_options and --jobs, and the other arguments."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--make_options", action="append", default=[])
+    parser.add_argument("--jobs")
+    known, rest = parser.parse_known_args(args)
+    make_args = list(known.make_options)
+    if known.jobs:
+        make_args.append(f"-j{known.jobs}")
+    return make_args, rest
 
 
 def configure(request: Request, status: Status) -> Path:
@@ -265,11 +279,21 @@ def run(request: Request, status: Status) -> Outcome:
     built = not _up_to_date(request)
     if not built:
         status.log("kernel up to date (clean tree, same commit and .config): skipping the build")
-    argv = command(request, build=built)
+    own_build: dict[str, float] = {}
+    if built and not request.target.kunit_builds:
+        own_build["build"] = time.monotonic()
+        make_args, rest = split_build_options(request.passthrough)
+        build.make(request.tree, request.build_dir, request.target.arch, status,
+                   request.build_dir / "growstack-build.log",
+                   cross_compile=request.target.cross_compile, targets=("all",),
+                   extra=tuple(make_args))
+        argv = command(dataclasses.replace(request, passthrough=rest), build=False)
+    else:
+        argv = command(request, build=built)
     log_path = request.build_dir / "growstack-kunit.log"
     with open(log_path, "w") as log:
         main = _stream(argv, request, status, log)
-        marks = {**main.marks, "config": start}
+        marks = {**main.marks, **own_build, "config": start}
         if "run" not in marks and main.returncode != 0:
             log.flush()
             _raise_for("build" if "build" in marks else "config", log_path)

@@ -18,6 +18,9 @@ from .project import Project
 
 # Debian package of each cross compiler prefix and QEMU system emulator.
 _CROSS_PACKAGES = {"hppa-linux-gnu-": "gcc-hppa-linux-gnu"}
+# The C library to link the static test programs a QEMU guest runs (only a
+# recommendation of the cross gcc, so not installed with it).
+_CROSS_LIBC = {"hppa-linux-gnu-": "libc6-dev-hppa-cross"}
 _QEMU_PACKAGES = {"x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
                   "aarch64": "qemu-system-arm", "arm": "qemu-system-arm",
                   "ppc64": "qemu-system-ppc", "riscv64": "qemu-system-misc",
@@ -27,6 +30,10 @@ _QEMU_PACKAGES = {"x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
 # Host-native arches need no cross compiler.
 _NATIVE = {"um", "x86_64", "i386"}
 _DEFAULT_CROSS = {"parisc": "hppa-linux-gnu-"}
+# kunit.py builds `make all compile_commands.json`, and gen_compile_commands.py
+# fails on archives from outside the build: parisc links the compiler's
+# libgcc.a. growstack builds these itself and has kunit.py only boot them.
+_BUILT_BY_GROWSTACK = {"parisc"}
 
 
 @dataclass(frozen=True)
@@ -36,14 +43,17 @@ class Target:
     qemu_arch: str | None = None
     qemu_config: Path | None = None  # passed to kunit.py only when it is ours
     cross_compile: str | None = None
+    kunit_builds: bool = True  # False: growstack runs make, kunit.py only boots
 
     @property
     def packages(self) -> list[str]:
-        """Debian packages needed to build and boot this target."""
+        """Debian packages needed to build and boot this target (its QEMU last)."""
         wanted = []
         if self.cross_compile:
             wanted.append(_CROSS_PACKAGES.get(self.cross_compile,
                                               f"gcc-{self.cross_compile.rstrip('-')}"))
+            if self.cross_compile in _CROSS_LIBC:
+                wanted.append(_CROSS_LIBC[self.cross_compile])
         if self.qemu_arch:
             wanted.append(_QEMU_PACKAGES.get(self.qemu_arch, "qemu-system-misc"))
         return wanted
@@ -90,4 +100,5 @@ def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None =
     if cross_compile is None and linux_arch not in _NATIVE:
         cross_compile = _DEFAULT_CROSS.get(linux_arch)
     return Target(linux_arch, params.get("kconfig", ""), qemu_arch=params.get("qemu_arch"),
-                  qemu_config=path if path == ours else None, cross_compile=cross_compile)
+                  qemu_config=path if path == ours else None, cross_compile=cross_compile,
+                  kunit_builds=linux_arch not in _BUILT_BY_GROWSTACK)

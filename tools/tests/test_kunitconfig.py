@@ -75,7 +75,27 @@ def test_targets_read_kunit_and_our_qemu_configs(tmp_path: Path) -> None:
     hppa = targets.resolve("parisc", tree, project)
     assert hppa.qemu_config == ours / "parisc.py"
     assert hppa.cross_compile == "hppa-linux-gnu-"
-    assert hppa.packages == ["gcc-hppa-linux-gnu", "qemu-system-misc"]
+    assert hppa.packages == ["gcc-hppa-linux-gnu", "libc6-dev-hppa-cross", "qemu-system-misc"]
+    assert not hppa.kunit_builds and x86.kunit_builds and um.kunit_builds
+
+
+def test_our_parisc_qemu_config_is_read(tmp_path: Path) -> None:
+    tree = fake_kunit_tree(tmp_path / "linux")
+    project = Project(Path(__file__).resolve().parents[2])
+    hppa = targets.resolve("parisc", tree, project)
+    assert (hppa.arch, hppa.qemu_arch) == ("parisc", "hppa")
+    assert hppa.qemu_config == project.kunit / "qemu_configs/parisc.py"
+    assert "CONFIG_SERIAL_8250_CONSOLE=y" in hppa.kconfig and "CONFIG_64BIT" not in hppa.kconfig
+
+
+@pytest.mark.parametrize("args, make_args, rest", [
+    (["--make_options=W=1", "--jobs", "4", "mman"], ["W=1", "-j4"], ["mman"]),
+    (["--kernel_args=a=b"], [], ["--kernel_args=a=b"]),
+])
+def test_build_options_are_split_from_kunit_py_options(args: list[str], make_args: list[str],
+                                                       rest: list[str]) -> None:
+    from growstack import kunit
+    assert kunit.split_build_options(args) == (make_args, rest)
 
 
 def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
