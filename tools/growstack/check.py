@@ -33,6 +33,9 @@ from .tree import BASE_TAG, WORK_BRANCH, open_repo
 _FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK)(?::(\w+))?: (.*)$")
 # "added, moved or deleted file(s), does MAINTAINERS need updating?"
 PATH_CHANGES = "FILE_PATH_CHANGES"
+# "Unknown commit id 'X', maybe rebased or not pulled?": a tarball base has no
+# history to look up the commits a Fixes: tag or commit message names.
+UNKNOWN_COMMIT = "UNKNOWN_COMMIT_ID"
 _TOTAL = re.compile(r"^total: (\d+) errors, (\d+) warnings, (\d+) checks")
 _BUILT_RECORD = ".growstack-check-built"
 
@@ -88,11 +91,15 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
         total = next((m for m in map(_TOTAL.match, result.stdout.splitlines()) if m), None)
         if total:
             totals = [t + int(n) for t, n in zip(totals, total.groups())]
-        why = (answer_path_changes(tree, patch.path, env)
-               if any(m.group(4) == PATH_CHANGES for m in matches) else None)
-        answered = [m for m in matches if why and m.group(4) == PATH_CHANGES]
+        answers = {}
+        if any(m.group(4) == PATH_CHANGES for m in matches):
+            answers[PATH_CHANGES] = answer_path_changes(tree, patch.path, env)
+        if any(m.group(4) == UNKNOWN_COMMIT for m in matches) and not has_history(tree):
+            answers[UNKNOWN_COMMIT] = "the base has no git history to look commit ids up in"
+        answered = [m for m in matches if answers.get(m.group(4))]
         for m in answered:
-            print(f"{shown}:{m.group(2)}: answered {PATH_CHANGES}: {why}", file=out)
+            print(f"{shown}:{m.group(2)}: answered {m.group(4)}: {answers[m.group(4)]}",
+                  file=out)
             totals[1] -= 1
         findings = [f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(5)}"
                     for m in matches if m not in answered]
@@ -111,6 +118,13 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
                           f"{checks} check(s) in {len(dirty)} of {len(patches)} patch(es); "
                           f"first: {first}",
                           "fix the commits in a work tree, `growstack export`, and check again")
+
+
+def has_history(tree: Path) -> bool:
+    """Whether the base commit has parents, i.e. upstream history to check commit ids in."""
+    result = subprocess.run(["git", "rev-list", "--count", BASE_TAG], cwd=tree,
+                            capture_output=True, text=True)
+    return result.returncode == 0 and result.stdout.strip() != "1"
 
 
 def changed_files(patch_text: str) -> list[str] | None:

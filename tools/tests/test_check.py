@@ -166,3 +166,20 @@ def test_a_new_file_needs_no_maintainers_change_only_if_a_section_covers_it(
     patch = tmp_path / "new.patch"
     patch.write_text(NEW_FILE.replace("arch/um/include/asm/current.h", path))
     assert check.answer_path_changes(tmp_path, patch, dict(os.environ)) == answer
+
+
+UNKNOWN_COMMIT_CHECKPATCH = """#!/bin/sh
+for patch; do :; done
+echo "$patch:7: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5d698966fa7b', maybe rebased or not pulled?"
+echo "total: 0 errors, 1 warnings, 0 checks, 12 lines checked"
+exit 1
+"""
+
+
+def test_unknown_commit_ids_are_answered_on_a_base_without_history(tmp_path: Path) -> None:
+    paths = make_release(tmp_path, checkpatch=UNKNOWN_COMMIT_CHECKPATCH)
+    result = run_check(paths)
+    assert result.returncode == 0, result.stderr
+    assert "answered UNKNOWN_COMMIT_ID: the base has no git history to look commit ids up " \
+           "in" in result.stdout
+    assert not check.has_history(paths["release"])
