@@ -15,7 +15,6 @@ scripts/bench-kstack.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -24,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, config, deps, ktap
-from .errors import BuildFailed, MissingDependency, UsageError
+from . import build, config, deps, ktap, selftests
+from .errors import UsageError
 from .progress import Status
 
-GUEST = Path(__file__).resolve().parent / "guest"
+GUEST = selftests.GUEST
 BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/
 BENCH_MODULE = "kstack_bench"
 _FIGURE = re.compile(r"# growstack: (\w+)=(-?\d+)\s*$")
@@ -132,29 +131,22 @@ def _install_module(request: Request) -> None:
 
 
 def prepare_root(request: Request, status: Status) -> None:
-    """The hostfs root: a few empty mount points and the program, statically linked."""
+    """The hostfs root: a few empty mount points and the program, statically linked.
+
+    The selftests program also gets the tree's selftests, in /kselftests.
+    """
     for sub in ("proc", "sys", "tmp", "dev"):
         (request.root / sub).mkdir(parents=True, exist_ok=True)
     source = GUEST / f"{request.program}.c"
     if not source.is_file():
         known = sorted(p.stem for p in GUEST.glob("*.c"))
         raise UsageError(f"no guest program {request.program!r}", f"pick one of {', '.join(known)}")
-    binary = request.root / request.program
-    stamp = binary.with_name(f".{request.program}.sha256")
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    if binary.is_file() and stamp.is_file() and stamp.read_text() == digest:
-        return
     gcc = deps.require_command("gcc", "build-essential", status,
                                why="compiling the program the kernel boots to")
-    result = subprocess.run([gcc, "-static", "-O2", "-Wall", "-pthread", "-o", str(binary),
-                             str(source)], capture_output=True, text=True)
-    if result.returncode != 0:
-        first = (result.stderr.strip().splitlines() or ["no output"])[0]
-        if "cannot find -lc" in result.stderr:
-            raise MissingDependency("static libc is missing: gcc cannot link -static",
-                                    "install libc6-dev")
-        raise BuildFailed(f"cannot compile {source.name}: {first}", "fix the program")
-    stamp.write_text(digest)
+    if request.program == selftests.INIT:
+        selftests.install(request.tree, request.root, gcc)
+    else:
+        selftests.compile_static(gcc, source, request.root / request.program)
 
 
 def command(request: Request) -> list[str]:

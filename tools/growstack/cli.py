@@ -65,9 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--forks", type=int, default=200, help="fork+exit pairs the workload times")
     p.add_argument("--bench", action="store_true",
                    help="load the benchmark module first (scripts/bench-kstack uses it)")
-    p.add_argument("--crash", choices=sorted(boot.CRASHES),
-                   help="provoke a crash instead: a stack overflow (LKDTM EXHAUST_STACK), "
-                        "or a stack fault that finds the reserve empty (fault injection)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--crash", choices=sorted(boot.CRASHES),
+                      help="provoke a crash instead: a stack overflow (LKDTM EXHAUST_STACK), "
+                           "or a stack fault that finds the reserve empty (fault injection)")
+    what.add_argument("--selftests", action="store_true",
+                      help="run the tree's kernel selftests (map_stack) instead of the workload")
     p.add_argument("--kernel-arg", action="append", dest="kernel_args", default=[],
                    metavar="ARG", help="a kernel command line argument (repeatable)")
     p.add_argument("--mem", default="1G", help="UML's memory (default 1G)")
@@ -186,6 +189,7 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
     elif args.command == "boot":
         code, _ = pipeline.boot_kernel(ctx, path, args.arch, threads=args.threads,
                                        forks=args.forks, crash=args.crash, bench=args.bench,
+                                       run_selftests=args.selftests,
                                        kernel_args=args.kernel_args, mem=args.mem,
                                        timeout=args.timeout, explicit_build_dir=args.build_dir,
                                        json_path=args.json, junit_path=args.junit)

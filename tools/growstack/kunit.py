@@ -49,6 +49,7 @@ class Request:
     timeout: int = 300
     jobs: int = os.cpu_count() or 1
     passthrough: list[str] = field(default_factory=list)
+    initrd: Path | None = None  # what QEMU boots on to after KUnit (Target.runs_init)
 
 
 @dataclass
@@ -135,6 +136,8 @@ def command(request: Request, *, build: bool = True) -> list[str]:
         argv.append(f"--arch={target.arch}")
     if target.cross_compile:
         argv.append(f"--cross_compile={target.cross_compile}")
+    if request.initrd:
+        argv.append(f"--qemu_args=-initrd {request.initrd}")
     argv += [f"--kunitconfig={p}" for p in request.fragments]
     return argv + request.passthrough
 

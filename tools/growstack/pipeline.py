@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import git
 
-from . import boot, config, kunit, kunitconfig, report, series, targets, tree
+from . import boot, config, kunit, kunitconfig, report, selftests, series, targets, tree
 from .errors import Exit, UsageError
 from .progress import Status
 from .project import Project
@@ -108,10 +108,15 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
          passthrough: list[str] | None = None, json_path: Path | None = None,
          junit_path: Path | None = None) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
-    request = kunit.Request(tree=path, build_dir=build_dir(ctx, path, arch, explicit_build_dir),
-                            target=target, fragments=fragments(ctx, path, arch, names),
-                            timeout=timeout,
+    out = build_dir(ctx, path, arch, explicit_build_dir)
+    request = kunit.Request(tree=path, build_dir=out, target=target,
+                            fragments=fragments(ctx, path, arch, names), timeout=timeout,
                             passthrough=kunit.absolute_paths(list(passthrough or [])))
+    if target.runs_init:
+        kunit.check_tools(request, ctx.status)
+        out.mkdir(parents=True, exist_ok=True)
+        request.initrd = selftests.build_initramfs(path, out, target.cross_compile,
+                                                   target.libc_package)
     outcome = kunit.run(request, ctx.status)
     metadata = {"arch": target.arch, "tree": str(path),
                 "command": outcome.command, "log": str(outcome.log),
@@ -128,10 +133,11 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
 
 def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 2000,
                 forks: int = 200, crash: str | None = None, bench: bool = False,
+                run_selftests: bool = False,
                 kernel_args: list[str] | None = None, mem: str = "1G", timeout: int = 300,
                 explicit_build_dir: Path | None = None, json_path: Path | None = None,
                 junit_path: Path | None = None, build: bool = True) -> tuple[Exit, boot.Outcome]:
-    """Boot UML to the workload (or provoke `crash`) and report like a test run."""
+    """Boot UML to the workload, the tree's selftests or a provoked `crash`; report it."""
     if arch != "um":
         raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
     build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
@@ -141,7 +147,8 @@ def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 20
                            env=[f"threads={threads}", f"forks={forks}",
                                 *(["bench=1"] if bench else [])],
                            kernel_args=list(kernel_args or []), crash=crash,
-                           bench_module=bench, mem=mem, timeout=timeout, build=build)
+                           bench_module=bench, mem=mem, timeout=timeout, build=build,
+                           program=selftests.INIT if run_selftests else "workload")
     outcome = boot.boot(request, ctx.status)
     metadata = {"arch": arch, "base": _base_info(path), "tree": str(path),
                 "command": outcome.command, "log": str(outcome.log),
@@ -151,7 +158,7 @@ def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 20
                        junit_path=junit_path, metadata=metadata)
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
-    name = f"crash-{crash}" if crash else "workload"
+    name = f"crash-{crash}" if crash else request.program
     report.write_json(outcome.run, results / f"{arch}-boot-{name}.json", metadata)
     return code, outcome
 

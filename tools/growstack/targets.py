@@ -44,6 +44,14 @@ class Target:
     qemu_config: Path | None = None  # passed to kunit.py only when it is ours
     cross_compile: str | None = None
     kunit_builds: bool = True  # False: growstack runs make, kunit.py only boots
+    # The qemu config's command line ends in "--": after KUnit, the kernel goes
+    # on to init (kunit.py's kunit_shutdown= lands behind it, as init's argument).
+    runs_init: bool = False
+
+    @property
+    def libc_package(self) -> str:
+        """The Debian package that links static programs for this target."""
+        return _CROSS_LIBC.get(self.cross_compile or "", "libc6-dev")
 
     @property
     def packages(self) -> list[str]:
@@ -65,7 +73,8 @@ def _qemu_params(path: Path) -> dict[str, str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "QemuArchParams":
                 return {k.arg: ast.literal_eval(k.value) for k in node.keywords
-                        if k.arg in ("linux_arch", "kconfig", "qemu_arch")}
+                        if k.arg in ("linux_arch", "kconfig", "qemu_arch",
+                                     "kernel_command_line")}
     except (OSError, SyntaxError, ValueError) as err:
         raise UsageError(f"cannot read qemu config {path}: {err}",
                          "fix the file; it must call QemuArchParams with literal arguments") \
@@ -101,4 +110,5 @@ def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None =
         cross_compile = _DEFAULT_CROSS.get(linux_arch)
     return Target(linux_arch, params.get("kconfig", ""), qemu_arch=params.get("qemu_arch"),
                   qemu_config=path if path == ours else None, cross_compile=cross_compile,
-                  kunit_builds=linux_arch not in _BUILT_BY_GROWSTACK)
+                  kunit_builds=linux_arch not in _BUILT_BY_GROWSTACK,
+                  runs_init=params.get("kernel_command_line", "").split()[-1:] == ["--"])

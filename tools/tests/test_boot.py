@@ -54,7 +54,8 @@ def test_guest_programs_compile_statically_and_are_cached(tmp_path: Path, progra
 
 
 def test_an_unknown_program_names_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no guest program 'nope'; pick one of crash, workload"):
+    with pytest.raises(UsageError,
+                       match="no guest program 'nope'; pick one of crash, selftests, workload"):
         boot.prepare_root(request(tmp_path, program="nope"), Status(tty=False))
 
 
