@@ -1,0 +1,55 @@
+"""MAP_STACK on real kernels: parisc under QEMU (KUnit and map_stack), UML (map_stack).
+
+The parisc test builds the trimmed 32-bit kernel of kunit/qemu_configs/parisc.py
+with only the mman fragment, so that it stays a few minutes with ccache; the
+UML one boots the kernel of test_kernel_boot.py to the selftest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from growstack import pipeline
+from growstack.errors import Exit
+
+pytestmark = pytest.mark.kernel
+
+GROWTH = {"grows_page_by_page", "grows_multi_page_jump", "guard_gap", "rlimit_stack",
+          "concurrent_growth"}
+FIXED = {"shared_is_fixed", "file_is_fixed"}
+
+
+def statuses(suite: dict) -> dict[str, str]:
+    """Case name -> status; kselftest names a skipped case only in its reason."""
+    return {case["name"] or case["reason"]: case["status"] for case in suite["subtests"]}
+
+
+def test_parisc_runs_mman_and_map_stack_in_one_boot(kernel_context: pipeline.Context,
+                                                     series_tree: Path, tmp_path: Path) -> None:
+    json_path = tmp_path / "parisc.json"
+    code = pipeline.test(kernel_context, series_tree, "parisc", names=["mman"],
+                         json_path=json_path)
+    results = json.loads(json_path.read_text())
+    suites = {suite["name"]: suite for suite in results["suites"]}
+    assert code == Exit.OK, results["counts"]
+    mman = statuses(suites["mman"])
+    assert mman.pop("mman_test_map_sync") == "SKIP"  # no MAP_SYNC on parisc
+    assert set(mman.values()) == {"PASS"} and len(mman) >= 11
+    # Same boot: init ran the selftest after KUnit; it grew MAP_STACK stacks upwards.
+    map_stack = statuses(suites["map_stack"])
+    assert all(map_stack[name] == "PASS" for name in GROWTH | FIXED | {"never_grows_down"})
+
+
+def test_uml_runs_map_stack_under_hostfs(kernel_context: pipeline.Context,
+                                         series_tree: Path, tmp_path: Path) -> None:
+    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, run_selftests=True,
+                                         json_path=tmp_path / "boot.json")
+    results = json.loads((tmp_path / "boot.json").read_text())
+    suites = {suite["name"]: suite for suite in results["suites"]}
+    assert code == Exit.OK, results["counts"]
+    map_stack = statuses(suites["map_stack"])
+    assert all(map_stack[name] == "PASS" for name in GROWTH | FIXED | {"private_is_fixed"})
+    assert suites["clean_shutdown"]["status"] == "PASS"
