@@ -32,6 +32,8 @@ BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/
 BENCH_MODULE = "kstack_bench"
 _FIGURE = re.compile(r"# growstack: (\w+)=(-?\d+)\s*$")
 _POWER_DOWN = "reboot: Power down"
+# UML 6.12 kills every process it runs on a host whose XSAVE area outgrows its own (AMX).
+_FP_REGS_FAILED = "ptrace set fp regs failed"
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,10 @@ def judge_program(lines: list[str], returncode: int | None) -> ktap.Run:
                             f"no '{_POWER_DOWN}' (exit status {returncode})",
                             [line for line in lines if "panic" in line.lower()][:20])
     run.tests.append(shutdown)
+    if any(_FP_REGS_FAILED in line for line in lines):
+        run.warnings.append("UML could not load a process's FP registers: the host's XSAVE "
+                            "area is larger than UML 6.12's; boot a tree with patches/local/ "
+                            "applied (`growstack apply` without --no-local)")
     return run
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, boot, check, ktap, mail, pipeline, report, series, tree
+from . import __version__, boot, check, compare, ktap, mail, pipeline, report, series, tree
 from .errors import MEANING, Exit, GrowstackError, UsageError
 from .project import find_project, workspace
 
@@ -83,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="the run was cut off by a timeout (unfinished tests become TIMEOUT)")
     _output_args(p)
 
+    p = sub.add_parser("compare", help="compare two results files test by test, e.g. a "
+                       "kernel without and with a change")
+    p.add_argument("old", type=Path, help="results JSON of the reference run")
+    p.add_argument("new", type=Path, help="results JSON of the run to judge")
+    p.add_argument("--ignore", action="append", default=[], metavar="GLOB",
+                   help="leave out tests whose dotted path matches, e.g. 'kstack*' for "
+                        "suites the change adds (repeatable)")
+
     p = sub.add_parser("run", help="the main job: tree, apply and test the default targets")
     p.add_argument("--arch", action="append", dest="arches",
                    help=f"a target (repeatable; default: {', '.join(pipeline.DEFAULT_TARGETS)})")
@@ -147,6 +155,10 @@ def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
 def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.command == "parse":
         return _parse(args)
+    if args.command == "compare":
+        result = compare.compare(compare.load(args.old), compare.load(args.new), args.ignore)
+        print("\n".join(compare.lines(result)))
+        return Exit.RESULTS_DIFFER if result.differs else Exit.OK
     ctx = pipeline.Context(find_project(args.project), workspace(args.workdir))
     if passthrough and args.command not in ("test", "run"):
         raise UsageError(f"`growstack {args.command}` takes no arguments after --",

@@ -29,6 +29,7 @@ class Exit(IntEnum):
     COVER_INCOMPLETE = 13  # patches/cover-letter still holds placeholders
     OUTPUT_NOT_EMPTY = 14  # the directory for the mails is not empty
     NO_SIGNING_KEY = 15  # b4 cannot sign: no patatt key; --no-sign
+    RESULTS_DIFFER = 16  # growstack compare: some test's outcome changed
 
 
 MEANING = {
@@ -48,6 +49,7 @@ MEANING = {
     Exit.COVER_INCOMPLETE: "the cover letter still holds placeholders",
     Exit.OUTPUT_NOT_EMPTY: "the output directory is not empty",
     Exit.NO_SIGNING_KEY: "no signing key for the mails",
+    Exit.RESULTS_DIFFER: "the two results files differ",
 }
 
 

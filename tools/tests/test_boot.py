@@ -94,6 +94,16 @@ def test_a_program_that_does_not_shut_down_cleanly_fails(tail: list[str], return
     assert run.tests[-1].name == "clean_shutdown" and run.tests[-1].status is status
 
 
+def test_a_host_whose_fp_state_uml_cannot_load_is_named() -> None:
+    lines = ["Run /workload as init process",
+             "userspace - ptrace set fp regs failed, errno = 14",
+             "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"]
+    run = boot.judge_program(lines, 134)
+    assert run.status is not ktap.Status.PASS
+    assert any("XSAVE" in warning and "patches/local/" in warning for warning in run.warnings)
+    assert not boot.judge_program([*WORKLOAD, "reboot: Power down"], 0).warnings
+
+
 OVERFLOW = [
     "kstack: overflow of the kernel stack of crash[1] on CPU 0",
     "kstack:  stack [0xa7800000-0xa7804000), mapped from 0xa7800000; fault at 0xa77ffec0, "
