@@ -299,17 +299,24 @@ def b4_check(tree: Path, patches: list[Path], status: Status,
              out: Callable[[str], None]) -> None:
     """`b4 prep --check` (checkpatch on each patch) must report nothing.
 
-    b4 runs checkpatch as it recommends, and as `growstack check` does, its
-    question whether MAINTAINERS needs updating for new files is left out
-    when get_maintainer.pl shows that every such file is covered already.
+    b4 runs checkpatch as it recommends. As in `growstack check`, two of its
+    questions are left out when they are answered: whether MAINTAINERS needs
+    updating for new files, when get_maintainer.pl shows that every such file
+    is covered already, and unknown commit ids, when the base has no history
+    to look them up in.
     """
     env = deps.checkpatch_env(status)
     settings = {}
+    ignored = []
     added = [p for p in patches if check.changed_files(p.read_text(errors="replace")) != []]
     if added and all(check.answer_path_changes(tree, p, env) for p in added):
+        ignored.append(check.PATH_CHANGES)
+    if not check.has_history(tree):
+        ignored.append(check.UNKNOWN_COMMIT)
+    if ignored:
         settings["b4.prep-perpatch-check-cmd"] = (
             f"{tree / 'scripts/checkpatch.pl'} -q --terse --no-summary --mailback --showfile "
-            f"--ignore {check.PATH_CHANGES}")
+            f"--ignore {','.join(ignored)}")
     output = run_b4(tree, ["prep", "--check"], env=_config_env(settings, env))
     summary = _CHECK_SUMMARY.search(output)
     if not summary:
