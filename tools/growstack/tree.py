@@ -225,14 +225,24 @@ def make_tree(dest: Path, origin: Path, commit: str, info: BaseInfo, status: Sta
         return _reuse(dest, info)
     dest.parent.mkdir(parents=True, exist_ok=True)
     status.update(f"making work tree {dest}", topic="tree")
-    partial = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    _run_git(["clone", "-q", "--shared", "--no-checkout", str(origin), str(partial)], dest.parent)
-    _run_git(["checkout", "-q", "-B", WORK_BRANCH, commit], partial)
-    _run_git(["tag", "-f", BASE_TAG, commit], partial)
-    info.save(git.Repo(partial))
-    os.replace(partial, dest)
-    status.clear()
+    # A name of its own, so that a concurrent growstack making the same tree is harmless.
+    partial = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        _run_git(["clone", "-q", "--shared", "--no-checkout", str(origin), str(partial)],
+                 dest.parent)
+        _run_git(["checkout", "-q", "-B", WORK_BRANCH, commit], partial)
+        _run_git(["tag", "-f", BASE_TAG, commit], partial)
+        info.save(git.Repo(partial))
+        try:
+            os.replace(partial, dest)
+        except OSError as err:
+            if not dest.is_dir():
+                raise UsageError(f"cannot make the work tree {dest}: {err.strerror}",
+                                 "pass another --dir") from None
+            return _reuse(dest, info)  # the concurrent one finished first
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        status.clear()
     return dest
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,19 @@ def test_second_tree_comes_from_the_cache(tmp_path: Path) -> None:
     assert commit == info.commit
     other = tree.make_tree(tmp_path / "other", cache, commit, info, quiet())
     assert (other / "Makefile").is_file()
+
+
+def test_concurrent_makers_of_one_tree_both_get_it(tmp_path: Path) -> None:
+    tarball = make_tarball(tmp_path)
+    _, info = tree.get_tree(SPEC, tree.Source(tarball=str(tarball)), tmp_path / "ws", None,
+                            quiet())
+    cache, commit = tree.cached_base(tarball, info.sha256, "x", tmp_path / "ws", quiet())
+    dest = tmp_path / "shared"
+    with ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(lambda _: tree.make_tree(dest, cache, commit, info, quiet()),
+                             range(4)))
+    assert made == [dest] * 4 and tree.BaseInfo.of(dest) == info
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".shared")) == []
 
 
 def test_existing_tree_is_reused(tmp_path: Path) -> None:
