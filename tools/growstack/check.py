@@ -120,6 +120,18 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
                           "fix the commits in a work tree, `growstack export`, and check again")
 
 
+def answered_everywhere(tree: Path, patches: list[Path], env: dict[str, str]) -> list[str]:
+    """The checkpatch types whose question is answered for every one of `patches`,
+    for tools that can only ignore a type as a whole (b4 prep --check)."""
+    types = []
+    added = [p for p in patches if changed_files(p.read_text(errors="replace")) != []]
+    if added and all(answer_path_changes(tree, p, env) for p in added):
+        types.append(PATH_CHANGES)
+    if not has_history(tree):
+        types.append(UNKNOWN_COMMIT)
+    return types
+
+
 def has_history(tree: Path) -> bool:
     """Whether the base commit has parents, i.e. upstream history to check commit ids in."""
     result = subprocess.run(["git", "rev-list", "--count", BASE_TAG], cwd=tree,

@@ -307,12 +307,7 @@ def b4_check(tree: Path, patches: list[Path], status: Status,
     """
     env = deps.checkpatch_env(status)
     settings = {}
-    ignored = []
-    added = [p for p in patches if check.changed_files(p.read_text(errors="replace")) != []]
-    if added and all(check.answer_path_changes(tree, p, env) for p in added):
-        ignored.append(check.PATH_CHANGES)
-    if not check.has_history(tree):
-        ignored.append(check.UNKNOWN_COMMIT)
+    ignored = check.answered_everywhere(tree, patches, env)
     if ignored:
         settings["b4.prep-perpatch-check-cmd"] = (
             f"{tree / 'scripts/checkpatch.pl'} -q --terse --no-summary --mailback --showfile "
