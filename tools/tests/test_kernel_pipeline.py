@@ -73,7 +73,7 @@ def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Co
         assert suite["status"] == "PASS", [(c["name"], c["status"]) for c in suite["subtests"]]
         assert all(case["status"] == "PASS" for case in suite["subtests"])
     assert suites["kstack_off"]["diagnostics"][0] == "booted again with dynamic_stack=off"
-    assert len(suites["kstack"]["subtests"]) >= 11
+    assert len(suites["kstack"]["subtests"]) >= 13
     assert results["metadata"]["base"]["commit"] == tree.BaseInfo.of(
         Path(results["metadata"]["tree"])).commit
     cases = ET.parse(junit_path).getroot().iter("testcase")
