@@ -239,9 +239,9 @@ def judge_program(lines: list[str], returncode: int | None) -> ktap.Run:
                             [line for line in lines if "panic" in line.lower()][:20])
     run.tests.append(shutdown)
     if any(_FP_REGS_FAILED in line for line in lines):
-        run.warnings.append("UML could not load a process's FP registers: the host's XSAVE "
-                            "area is larger than UML 6.12's; boot a tree with patches/local/ "
-                            "applied (`growstack apply` without --no-local)")
+        run.host_warnings.append("UML could not load a process's FP registers: the host's "
+                                 "XSAVE area is larger than UML 6.12's; boot a tree with "
+                                 "patches/local/ applied (`growstack apply` without --no-local)")
     return run
 
 

@@ -137,7 +137,9 @@ class Run:
     """Everything one console stream said, over all its KTAP documents.
 
     `oops` is kernel oops/panic/warning text printed outside any test (for
-    example a crash during boot, before KUnit started).
+    example a crash during boot, before KUnit started). `warnings` are the
+    parser's, about the output; `host_warnings` are the caller's, about the
+    machine the kernel ran on.
     """
 
     tests: list[TestResult]
@@ -145,6 +147,7 @@ class Run:
     found_ktap: bool
     timed_out: bool = False
     oops: list[str] = field(default_factory=list)
+    host_warnings: list[str] = field(default_factory=list)
     documents: int = 0
 
     def walk(self) -> Iterator[tuple[tuple[str, ...], TestResult]]:

@@ -76,8 +76,10 @@ def write_summary(run: Run, stream: TextIO) -> None:
 def summary_lines(run: Run, *, color: bool = False) -> list[str]:
     """The summary: suites, failures and oopses with their output, warnings, totals last."""
     lines = _suite_lines(run, color) + _problem_lines(run, color)
-    if run.warnings:
-        lines += ["", *_indented(f"Parse warnings ({len(run.warnings)}):", run.warnings)]
+    for title, warnings in (("Parse warnings", run.warnings),
+                            ("Host warnings", run.host_warnings)):
+        if warnings:
+            lines += ["", *_indented(f"{title} ({len(warnings)}):", warnings)]
     if not run.found_ktap:
         lines += ["", "No KTAP output found: the kernel did not run KUnit, or crashed before it."]
         lines += _indented("Kernel oops outside any test:", run.oops)
@@ -173,6 +175,7 @@ def to_json(run: Run, metadata: dict[str, Any]) -> dict[str, Any]:
         "crashed": run.crashed,
         "counts": {"total": run.counts.total, **asdict(run.counts)},
         "warnings": run.warnings,
+        "host_warnings": run.host_warnings,
         "oops": run.oops,
         "suites": [_test_json(test) for test in run.tests],
     }

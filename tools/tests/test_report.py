@@ -61,6 +61,18 @@ def test_summary_shows_crashes_oopses_and_warnings() -> None:
     assert text.rstrip().endswith("2 passed, 1 failed, 0 skipped, 2 crashed, 0 timed out")
 
 
+def test_host_warnings_have_their_own_heading(tmp_path: Path) -> None:
+    run = load("nested.ktap")
+    run.host_warnings.append("the host is odd")
+    text = summary(run)
+    assert "Host warnings (1):\n    the host is odd" in text
+    assert "Parse warnings" not in text
+    path = tmp_path / "results.json"
+    report.write_json(run, path, {})
+    data = json.loads(path.read_text())
+    assert (data["host_warnings"], data["warnings"]) == (["the host is odd"], [])
+
+
 def test_summary_of_a_timeout() -> None:
     text = summary(load("timeout.ktap", timed_out=True))
     assert "TIMEOUT hang.#2: timed out while this test was running" in text
