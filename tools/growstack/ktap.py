@@ -247,6 +247,18 @@ def _split_result(rest: str) -> tuple[str, str | None, str]:
     return name.rstrip(), directive.group(1), directive.group(2) or ""
 
 
+def _name_in_reason(directive: str | None, reason: str) -> str:
+    """The name of a nameless SKIP or XFAIL result, which kselftest prints as its reason.
+
+    ksft_test_result_skip() and _xfail() print "ok N # SKIP " and then the
+    caller's message: the test's name, or "name: why".
+    """
+    if directive not in ("SKIP", "XFAIL"):
+        return ""
+    head, sep, _ = reason.partition(": ")
+    return head if sep and head and not any(c.isspace() for c in head) else reason
+
+
 def _timestamp(line: str) -> float | None:
     """The printk time at the start of a raw console line."""
     match = _TIMESTAMP(line)
@@ -509,8 +521,8 @@ class KtapParser:
             self._close(end, status, int(number), name, directive, reason)
         else:
             top = self._stack[-1]
-            test = TestResult(name, status, int(number), directive, reason,
-                              top.diagnostics, top.log, top.oops)
+            test = TestResult(name or _name_in_reason(directive, reason), status, int(number),
+                              directive, reason, top.diagnostics, top.log, top.oops)
             top.diagnostics, top.log, top.oops = [], [], []
             if end is not None:
                 test.duration = _elapsed(top.mark, end)

@@ -104,6 +104,24 @@ def test_directives(label: str, status: Status, directive: str | None, reason: s
     assert (test.status, test.directive, test.reason) == (status, directive, reason)
 
 
+def test_nameless_kselftest_skips_are_named_by_their_reason() -> None:
+    suite = load("kselftest_skip.ktap").tests[0]
+    skipped = [(t.name, t.number, t.reason) for t in suite.subtests if t.status is Status.SKIP]
+    assert skipped == [("rlimit_stack", 4, "rlimit_stack"),
+                       ("never_grows_down", 8, "never_grows_down: stack grows down")]
+    assert suite.subtests[3].log == ["    # RLIMIT_STACK is already below 16 pages"]
+
+
+@pytest.mark.parametrize(("line", "name"), [
+    ("ok 1 # XFAIL known_bug: bug 42", "known_bug"),
+    ("ok 1 # SKIP not running as root: needs CAP_SYS_ADMIN", "not running as root: "
+     "needs CAP_SYS_ADMIN"),  # no single word before ": ": all of it
+    ("not ok 1 # TIMEOUT slow_test", ""),  # kselftest prints a name with other results
+])
+def test_a_name_in_the_reason(line: str, name: str) -> None:
+    assert parse(["KTAP version 1", "1..1", line]).tests[0].name == name
+
+
 def test_directives_counts_and_bubbling() -> None:
     run = load("directives.ktap")
     assert run.counts == Counts(passed=2, failed=2, skipped=2, timeout=1, xfail=1, todo=1)
