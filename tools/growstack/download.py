@@ -71,16 +71,22 @@ def _stream(url: str, out, name: str, status: Status) -> None:
                 rate = done / max(time.monotonic() - start, 1e-3)
                 share = f"{100 * done // total}% " if total else ""
                 of = f"/{human_bytes(total)}" if total else ""
-                status.update(f"downloading {name}: {share}{human_bytes(done)}{of} "
-                              f"at {human_bytes(rate)}/s", topic="download")
+                status.update(
+                    f"downloading {name}: {share}{human_bytes(done)}{of} at {human_bytes(rate)}/s",
+                    topic="download",
+                )
             status.clear()
             if total and done != total:
-                raise BaseTreeError(f"download of {url} ended after {done} of {total} bytes",
-                                    "retry; the connection was cut")
+                raise BaseTreeError(
+                    f"download of {url} ended after {done} of {total} bytes",
+                    "retry; the connection was cut",
+                )
     except requests.RequestException as err:
         status.clear()
-        raise BaseTreeError(f"cannot download {url}: {_reason(err)}",
-                            "check the URL and your network, or pass a local tarball") from None
+        raise BaseTreeError(
+            f"cannot download {url}: {_reason(err)}",
+            "check the URL and your network, or pass a local tarball",
+        ) from None
 
 
 def _reason(err: requests.RequestException) -> str:

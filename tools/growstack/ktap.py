@@ -113,8 +113,15 @@ class Counts:
 
     @property
     def total(self) -> int:
-        return (self.passed + self.failed + self.skipped + self.crashed
-                + self.timeout + self.xfail + self.todo)
+        return (
+            self.passed
+            + self.failed
+            + self.skipped
+            + self.crashed
+            + self.timeout
+            + self.xfail
+            + self.todo
+        )
 
     @classmethod
     def of(cls, tests: Iterable[TestResult]) -> Counts:
@@ -334,7 +341,7 @@ class KtapParser:
         if not self._stack:
             self._outside(line)
             return
-        body = line[self._prefix_len:]
+        body = line[self._prefix_len :]
         match = _KTAP(body)
         if match is None:
             self._free_form(line, body)
@@ -369,8 +376,14 @@ class KtapParser:
         warnings = self._warnings
         if self._unshown_warnings:
             warnings = [*warnings, f"... and {self._unshown_warnings} more warnings"]
-        return Run(tests=self._tests, warnings=warnings, found_ktap=self._documents > 0,
-                   timed_out=self._timed_out, oops=self._oops, documents=self._documents)
+        return Run(
+            tests=self._tests,
+            warnings=warnings,
+            found_ktap=self._documents > 0,
+            timed_out=self._timed_out,
+            oops=self._oops,
+            documents=self._documents,
+        )
 
     def _end_document(self, *, timed_out: bool = False) -> None:
         if not self._stack:
@@ -408,12 +421,16 @@ class KtapParser:
         start = _timestamp(line)
         self._timestamps = start is not None
         self._capturing = self._dead = False
-        self._stack = [_Frame(TestResult(name=""), indent=0, indented=False, start=start, mark=start)]
+        self._stack = [
+            _Frame(TestResult(name=""), indent=0, indented=False, start=start, mark=start)
+        ]
         self._check_version(kind, version)
 
     def _check_version(self, kind: str, version: str) -> None:
         if int(version) not in _KNOWN_VERSIONS[kind]:
-            self._warn(f"{self._where()}: unknown {kind} version {version}, parsed as KTAP version 1")
+            self._warn(
+                f"{self._where()}: unknown {kind} version {version}, parsed as KTAP version 1"
+            )
 
     # Lines inside a document.
 
@@ -499,7 +516,9 @@ class KtapParser:
         start = _timestamp(line) if self._timestamps else None
         # Numbered where the plan expects it until its result line says otherwise.
         test = TestResult(name=name, number=len(parent.test.subtests) + 1)
-        frame = _Frame(test, indent=indent, indented=indent > parent.indent, start=start, mark=start)
+        frame = _Frame(
+            test, indent=indent, indented=indent > parent.indent, start=start, mark=start
+        )
         parent.hand_over(frame.test)
         self._stack.append(frame)
         return True
@@ -521,8 +540,16 @@ class KtapParser:
             self._close(end, status, int(number), name, directive, reason)
         else:
             top = self._stack[-1]
-            test = TestResult(name or _name_in_reason(directive, reason), status, int(number),
-                              directive, reason, top.diagnostics, top.log, top.oops)
+            test = TestResult(
+                name or _name_in_reason(directive, reason),
+                status,
+                int(number),
+                directive,
+                reason,
+                top.diagnostics,
+                top.log,
+                top.oops,
+            )
             top.diagnostics, top.log, top.oops = [], [], []
             if end is not None:
                 test.duration = _elapsed(top.mark, end)
@@ -552,8 +579,15 @@ class KtapParser:
         complete = test.plan is not None and len(test.subtests) >= test.plan
         return _Owner.CLOSE if complete or (test.name and name == test.name) else _Owner.CHILD
 
-    def _close(self, end: float | None, status: Status, number: int, name: str,
-               directive: str | None, reason: str) -> None:
+    def _close(
+        self,
+        end: float | None,
+        status: Status,
+        number: int,
+        name: str,
+        directive: str | None,
+        reason: str,
+    ) -> None:
         frame = self._stack[-1]
         test = frame.test
         if test.plan is not None and len(test.subtests) < test.plan:
@@ -563,7 +597,9 @@ class KtapParser:
             self._warn(f"{self._where(test)}: result line names it {name!r}")
         test.name = test.name or name
         test.number, test.directive, test.reason = number, directive, reason
-        test.status = worst((status, *(sub.status for sub in test.subtests if sub.status in _CUT_OFF)))
+        test.status = worst(
+            (status, *(sub.status for sub in test.subtests if sub.status in _CUT_OFF))
+        )
         if not test.subtests and status is Status.PASS:
             test.status = Status.NO_TESTS
             self._warn(f"{self._where(test)}: no tests ran")

@@ -56,8 +56,13 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
         path = explicit.resolve()
     else:
         spec = tree.BaseSpec.load(ctx.project.base_file)
-        path, _ = tree.get_tree(spec, tree.Source(), ctx.workspace,
-                                ctx.workspace / "trees" / f"release-{spec.kernel}", ctx.status)
+        path, _ = tree.get_tree(
+            spec,
+            tree.Source(),
+            ctx.workspace,
+            ctx.workspace / "trees" / f"release-{spec.kernel}",
+            ctx.status,
+        )
         repo = tree.open_repo(path)
         if (Path(repo.git_dir) / "rebase-apply").exists():
             repo.git.am("--abort")  # an interrupted check or send of ours
@@ -74,8 +79,9 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
 def apply_series(ctx: Context, path: Path, *, include_local: bool = True) -> series.ApplyResult:
     result = series.apply(path, series.full_series(ctx.project, include_local=include_local))
     if result.replaced:
-        ctx.status.log("the tree carried an older version of the series, applied by growstack: "
-                       "replaced it")
+        ctx.status.log(
+            "the tree carried an older version of the series, applied by growstack: replaced it"
+        )
     if result.applied:
         ctx.status.log(f"applied {len(result.applied)} patch(es): {', '.join(result.applied)}")
     if result.present:
@@ -93,37 +99,68 @@ def fragments(ctx: Context, path: Path, arch: str, names: list[str] | None) -> l
     return [kunitconfig.fragment_path(name, path, ctx.project) for name in chosen]
 
 
-def configure(ctx: Context, path: Path, arch: str, names: list[str] | None,
-              explicit_build_dir: Path | None, base: str) -> config.ConfigResult:
+def configure(
+    ctx: Context,
+    path: Path,
+    arch: str,
+    names: list[str] | None,
+    explicit_build_dir: Path | None,
+    base: str,
+) -> config.ConfigResult:
     target = targets.resolve(arch, path, ctx.project)
     entries = kunitconfig.merge(fragments(ctx, path, arch, names), [], target.kconfig)
     out = build_dir(ctx, path, arch, explicit_build_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return config.configure(path, out, target.arch, kunitconfig.render(entries),
-                            cross_compile=target.cross_compile, base=base)
+    return config.configure(
+        path,
+        out,
+        target.arch,
+        kunitconfig.render(entries),
+        cross_compile=target.cross_compile,
+        base=base,
+    )
 
 
-def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
-         explicit_build_dir: Path | None = None, timeout: int = DEFAULT_TIMEOUT,
-         passthrough: list[str] | None = None, json_path: Path | None = None,
-         junit_path: Path | None = None) -> Exit:
+def test(
+    ctx: Context,
+    path: Path,
+    arch: str,
+    *,
+    names: list[str] | None = None,
+    explicit_build_dir: Path | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    passthrough: list[str] | None = None,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
     out = build_dir(ctx, path, arch, explicit_build_dir)
-    request = kunit.Request(tree=path, build_dir=out, target=target,
-                            fragments=fragments(ctx, path, arch, names), timeout=timeout,
-                            passthrough=kunit.absolute_paths(list(passthrough or [])))
+    request = kunit.Request(
+        tree=path,
+        build_dir=out,
+        target=target,
+        fragments=fragments(ctx, path, arch, names),
+        timeout=timeout,
+        passthrough=kunit.absolute_paths(list(passthrough or [])),
+    )
     if target.runs_init:
         kunit.check_tools(request, ctx.status)
         out.mkdir(parents=True, exist_ok=True)
-        request.initrd = selftests.build_initramfs(path, out, target.cross_compile,
-                                                   target.libc_package)
+        request.initrd = selftests.build_initramfs(
+            path, out, target.cross_compile, target.libc_package
+        )
     outcome = kunit.run(request, ctx.status)
-    metadata = {"arch": target.arch, "tree": str(path),
-                "command": outcome.command, "log": str(outcome.log),
-                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
-                **evidence_metadata(path, arch, names, timeout, passthrough)}
-    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
-                       junit_path=junit_path, metadata=metadata)
+    metadata = {
+        "arch": target.arch,
+        "tree": str(path),
+        "command": outcome.command,
+        "log": str(outcome.log),
+        "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+        **evidence_metadata(path, arch, names, timeout, passthrough),
+    }
+    code = report.emit(
+        outcome.run, stream=ctx.out, json_path=json_path, junit_path=junit_path, metadata=metadata
+    )
     # Kept for `growstack send`, which quotes the last results as test evidence.
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
@@ -131,31 +168,56 @@ def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
     return code
 
 
-def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 2000,
-                forks: int = 200, crash: str | None = None, bench: bool = False,
-                run_selftests: bool = False,
-                kernel_args: list[str] | None = None, mem: str = "1G", timeout: int = 300,
-                explicit_build_dir: Path | None = None, json_path: Path | None = None,
-                junit_path: Path | None = None, build: bool = True) -> tuple[Exit, boot.Outcome]:
+def boot_kernel(
+    ctx: Context,
+    path: Path,
+    arch: str = "um",
+    *,
+    threads: int = 2000,
+    forks: int = 200,
+    crash: str | None = None,
+    bench: bool = False,
+    run_selftests: bool = False,
+    kernel_args: list[str] | None = None,
+    mem: str = "1G",
+    timeout: int = 300,
+    explicit_build_dir: Path | None = None,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    build: bool = True,
+) -> tuple[Exit, boot.Outcome]:
     """Boot UML to the workload, the tree's selftests or a provoked `crash`; report it."""
     if arch != "um":
         raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
     build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
-    request = boot.Request(tree=path, build_dir=build_dir.resolve(),
-                           root=(ctx.workspace / "boot-root" / path.name).resolve(),
-                           config_fragment=boot.boot_config(ctx.project.kunit, arch),
-                           env=[f"threads={threads}", f"forks={forks}",
-                                *(["bench=1"] if bench else [])],
-                           kernel_args=list(kernel_args or []), crash=crash,
-                           bench_module=bench, mem=mem, timeout=timeout, build=build,
-                           program=selftests.INIT if run_selftests else "workload")
+    request = boot.Request(
+        tree=path,
+        build_dir=build_dir.resolve(),
+        root=(ctx.workspace / "boot-root" / path.name).resolve(),
+        config_fragment=boot.boot_config(ctx.project.kunit, arch),
+        env=[f"threads={threads}", f"forks={forks}", *(["bench=1"] if bench else [])],
+        kernel_args=list(kernel_args or []),
+        crash=crash,
+        bench_module=bench,
+        mem=mem,
+        timeout=timeout,
+        build=build,
+        program=selftests.INIT if run_selftests else "workload",
+    )
     outcome = boot.boot(request, ctx.status)
-    metadata = {"arch": arch, "base": _base_info(path), "tree": str(path),
-                "command": outcome.command, "log": str(outcome.log),
-                "returncode": outcome.returncode, "figures": outcome.figures,
-                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()}}
-    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
-                       junit_path=junit_path, metadata=metadata)
+    metadata = {
+        "arch": arch,
+        "base": _base_info(path),
+        "tree": str(path),
+        "command": outcome.command,
+        "log": str(outcome.log),
+        "returncode": outcome.returncode,
+        "figures": outcome.figures,
+        "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+    }
+    code = report.emit(
+        outcome.run, stream=ctx.out, json_path=json_path, junit_path=junit_path, metadata=metadata
+    )
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
     name = f"crash-{crash}" if crash else request.program
@@ -168,17 +230,29 @@ def _base_info(path: Path) -> dict[str, str]:
         info = tree.BaseInfo.of(path)
     except UsageError:
         return {}
-    return {"kernel": info.kernel, "source": info.source, "sha256": info.sha256,
-            "commit": info.commit, "head": tree.open_repo(path).head.commit.hexsha}
+    return {
+        "kernel": info.kernel,
+        "source": info.source,
+        "sha256": info.sha256,
+        "commit": info.commit,
+        "head": tree.open_repo(path).head.commit.hexsha,
+    }
 
 
-def evidence_metadata(path: Path, arch: str, names: list[str] | None = None,
-                      timeout: int = DEFAULT_TIMEOUT,
-                      passthrough: list[str] | None = None) -> dict[str, Any]:
+def evidence_metadata(
+    path: Path,
+    arch: str,
+    names: list[str] | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    passthrough: list[str] | None = None,
+) -> dict[str, Any]:
     """What `growstack send` needs to quote a run as test evidence: the base,
     the patch-ids of the commits tested, the command that repeats the run."""
-    return {"base": _base_info(path), "patches": _carried(path),
-            "reproduce": _reproduce(arch, names, timeout, passthrough)}
+    return {
+        "base": _base_info(path),
+        "patches": _carried(path),
+        "reproduce": _reproduce(arch, names, timeout, passthrough),
+    }
 
 
 def _carried(path: Path) -> list[str | None] | None:
@@ -192,8 +266,9 @@ def _carried(path: Path) -> list[str | None] | None:
         return None
 
 
-def _reproduce(arch: str, names: list[str] | None, timeout: int,
-               passthrough: list[str] | None) -> str:
+def _reproduce(
+    arch: str, names: list[str] | None, timeout: int, passthrough: list[str] | None
+) -> str:
     """The `growstack test` command line of a run, for others to repeat it."""
     words = ["growstack", "test", "--arch", arch]
     words += [w for name in names or [] for w in ("--fragment", name)]
@@ -213,16 +288,26 @@ def per_target(path: Path | None, arch: str, several: bool) -> Path | None:
     return path.with_name(f"{path.stem}.{arch}{path.suffix}") if several else path
 
 
-def main_job(ctx: Context, arches: list[str], *, json_path: Path | None = None,
-             junit_path: Path | None = None, passthrough: list[str] | None = None) -> Exit:
+def main_job(
+    ctx: Context,
+    arches: list[str],
+    *,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    passthrough: list[str] | None = None,
+) -> Exit:
     path = make_tree(ctx, tree.Source())
     apply_series(ctx, path)
     worst = Exit.OK
     for arch in arches:
         ctx.status.log(f"== KUnit on {arch} ==")
-        code = test(ctx, path, arch, passthrough=passthrough,
-                    json_path=per_target(json_path, arch, len(arches) > 1),
-                    junit_path=per_target(junit_path, arch, len(arches) > 1))
+        code = test(
+            ctx,
+            path,
+            arch,
+            passthrough=passthrough,
+            json_path=per_target(json_path, arch, len(arches) > 1),
+            junit_path=per_target(junit_path, arch, len(arches) > 1),
+        )
         worst = max(worst, code)
     return worst
-

@@ -30,8 +30,9 @@ def human_seconds(seconds: float) -> str:
 class Status:
     """A status line shared by the threads of one operation."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet_interval: float = 30.0,
-                 tty: bool | None = None) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, quiet_interval: float = 30.0, tty: bool | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.quiet_interval = quiet_interval

@@ -36,9 +36,15 @@ _YELLOW = "\033[1;33m"
 _RESET = "\033[0m"
 
 # Counts fields with their wording; the final line always shows the first five.
-_COUNT_LABELS = (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped"),
-                 ("crashed", "crashed"), ("timeout", "timed out"), ("xfail", "xfail"),
-                 ("todo", "todo"))
+_COUNT_LABELS = (
+    ("passed", "passed"),
+    ("failed", "failed"),
+    ("skipped", "skipped"),
+    ("crashed", "crashed"),
+    ("timeout", "timed out"),
+    ("xfail", "xfail"),
+    ("todo", "todo"),
+)
 _ALWAYS_COUNTED = ("passed", "failed", "skipped", "crashed", "timeout")
 
 
@@ -52,9 +58,14 @@ def exit_code(run: Run) -> Exit:
     return Exit.OK
 
 
-def emit(run: Run, *, stream: TextIO, json_path: str | os.PathLike[str] | None = None,
-         junit_path: str | os.PathLike[str] | None = None,
-         metadata: dict[str, Any] | None = None) -> Exit:
+def emit(
+    run: Run,
+    *,
+    stream: TextIO,
+    json_path: str | os.PathLike[str] | None = None,
+    junit_path: str | os.PathLike[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Exit:
     """Print the summary to `stream`, write the requested files, return the exit code."""
     write_summary(run, stream)
     if json_path is not None:
@@ -76,8 +87,7 @@ def write_summary(run: Run, stream: TextIO) -> None:
 def summary_lines(run: Run, *, color: bool = False) -> list[str]:
     """The summary: suites, failures and oopses with their output, warnings, totals last."""
     lines = _suite_lines(run, color) + _problem_lines(run, color)
-    for title, warnings in (("Parse warnings", run.warnings),
-                            ("Host warnings", run.host_warnings)):
+    for title, warnings in (("Parse warnings", run.warnings), ("Host warnings", run.host_warnings)):
         if warnings:
             lines += ["", *_indented(f"{title} ({len(warnings)}):", warnings)]
     if not run.found_ktap:
@@ -91,8 +101,11 @@ def summary_lines(run: Run, *, color: bool = False) -> list[str]:
 
 def completion_line(counts: Counts) -> str:
     """The final line, e.g. "Testing complete. 3 tests: 2 passed, 1 failed, ..."."""
-    parts = [f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS
-             if attr in _ALWAYS_COUNTED or getattr(counts, attr)]
+    parts = [
+        f"{getattr(counts, attr)} {label}"
+        for attr, label in _COUNT_LABELS
+        if attr in _ALWAYS_COUNTED or getattr(counts, attr)
+    ]
     noun = "test" if counts.total == 1 else "tests"
     return f"Testing complete. {counts.total} {noun}: " + ", ".join(parts)
 
@@ -105,13 +118,16 @@ def _suite_lines(run: Run, color: bool) -> list[str]:
     for test in run.tests:
         duration = f"  {test.duration:.3f}s" if test.duration is not None else ""
         status = _paint(f"{test.status.value:<8}", test.status, color)
-        lines.append(f"  {status} {test.label:<{width}}  {_count_text(Counts.of([test]))}{duration}")
+        lines.append(
+            f"  {status} {test.label:<{width}}  {_count_text(Counts.of([test]))}{duration}"
+        )
     return lines
 
 
 def _count_text(counts: Counts) -> str:
-    parts = [f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS
-             if getattr(counts, attr)]
+    parts = [
+        f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS if getattr(counts, attr)
+    ]
     return ", ".join(parts) or "no tests"
 
 
@@ -237,8 +253,9 @@ def to_junit(run: Run) -> ET.Element:
 
 
 def _junit_suite(name: str, tests: list[TestResult], duration: float | None) -> ET.Element:
-    suite = ET.Element("testsuite", name=_xml_text(name), tests="0", failures="0",
-                       errors="0", skipped="0")
+    suite = ET.Element(
+        "testsuite", name=_xml_text(name), tests="0", failures="0", errors="0", skipped="0"
+    )
     if duration is not None:
         suite.set("time", _seconds(duration))
     for test in tests:
@@ -299,5 +316,6 @@ def _write(path: Path, data: bytes, what: str) -> None:
     try:
         path.write_bytes(data)
     except OSError as error:
-        raise UsageError(f"cannot write the {what} to {path}: {error.strerror}",
-                         "choose a writable path") from error
+        raise UsageError(
+            f"cannot write the {what} to {path}: {error.strerror}", "choose a writable path"
+        ) from error

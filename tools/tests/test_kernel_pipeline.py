@@ -23,8 +23,13 @@ pytestmark = pytest.mark.kernel
 
 
 def carried_subjects(path: Path) -> list[str]:
-    out = subprocess.run(["git", "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..HEAD"],
-                         cwd=path, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..HEAD"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.splitlines()
 
 
@@ -32,16 +37,22 @@ def test_series_applies_and_reapplies_as_a_no_op(series_tree: Path, project: Pro
     patches = series.full_series(project)
     assert patches, "the series is empty"
     assert len(carried_subjects(series_tree)) == len(patches)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
-                          text=True).stdout
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True, text=True
+    ).stdout
     again = series.apply(series_tree, patches)
     assert again.applied == [] and again.present == [p.name for p in patches]
-    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
-                          text=True).stdout == head
+    assert (
+        subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True, text=True
+        ).stdout
+        == head
+    )
 
 
-def test_export_of_the_applied_series_is_a_zero_diff(series_tree: Path, project: Project,
-                                                     tmp_path: Path) -> None:
+def test_export_of_the_applied_series_is_a_zero_diff(
+    series_tree: Path, project: Project, tmp_path: Path
+) -> None:
     copy = Project(tmp_path / "project")
     shutil.copytree(project.patches, copy.patches)
     shutil.copytree(project.kunit, copy.kunit)
@@ -49,12 +60,14 @@ def test_export_of_the_applied_series_is_a_zero_diff(series_tree: Path, project:
     assert result.written == [] and result.removed == []
     for original in project.patches.rglob("*"):
         if original.is_file():
-            assert (copy.patches / original.relative_to(project.patches)).read_bytes() == \
-                original.read_bytes(), original
+            assert (
+                copy.patches / original.relative_to(project.patches)
+            ).read_bytes() == original.read_bytes(), original
 
 
-def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Context,
-                                                      tmp_path: Path) -> None:
+def test_growstack_run_on_uml_passes_with_our_suites(
+    kernel_context: pipeline.Context, tmp_path: Path
+) -> None:
     json_path, junit_path = tmp_path / "results.json", tmp_path / "junit.xml"
     code = pipeline.main_job(kernel_context, ["um"], json_path=json_path, junit_path=junit_path)
     results = json.loads(json_path.read_text())
@@ -74,19 +87,26 @@ def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Co
         assert all(case["status"] == "PASS" for case in suite["subtests"])
     assert suites["kstack_off"]["diagnostics"][0] == "booted again with dynamic_stack=off"
     assert len(suites["kstack"]["subtests"]) >= 11
-    assert results["metadata"]["base"]["commit"] == tree.BaseInfo.of(
-        Path(results["metadata"]["tree"])).commit
+    assert (
+        results["metadata"]["base"]["commit"]
+        == tree.BaseInfo.of(Path(results["metadata"]["tree"])).commit
+    )
     cases = ET.parse(junit_path).getroot().iter("testcase")
-    assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == \
-        {case["name"] for case in mman["subtests"]}
+    assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == {
+        case["name"] for case in mman["subtests"]
+    }
 
 
-def test_drop_in_kunit_script_configures_our_series(kernel_workspace: Path,
-                                                    series_tree: Path) -> None:
+def test_drop_in_kunit_script_configures_our_series(
+    kernel_workspace: Path, series_tree: Path
+) -> None:
     repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run([str(repo / "scripts/kunit"), "config", "--arch=um"],
-                            env={**os.environ, "GROWSTACK_HOME": str(kernel_workspace)},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(repo / "scripts/kunit"), "config", "--arch=um"],
+        env={**os.environ, "GROWSTACK_HOME": str(kernel_workspace)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     config = kernel_workspace / "build" / series_tree.name / "kunit.py" / ".config"
     lines = config.read_text().splitlines()

@@ -17,9 +17,16 @@ def test_a_run_logs_its_final_count_not_its_first() -> None:
     status, stream = quiet_status()
     watch = kunit._RunWatch(status, "um")
     watch.parser.start_document()
-    for line in ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: many",
-                 "    1..300", *(f"    ok {n} case_{n}" for n in range(1, 300)),
-                 "    not ok 300 case_300", "not ok 1 many"]:
+    for line in [
+        "KTAP version 1",
+        "1..1",
+        "    KTAP version 1",
+        "    # Subtest: many",
+        "    1..300",
+        *(f"    ok {n} case_{n}" for n in range(1, 300)),
+        "    not ok 300 case_300",
+        "not ok 1 many",
+    ]:
         watch.parser.feed(line)
     status.clear()
     lines = stream.getvalue().splitlines()
@@ -33,5 +40,8 @@ def test_a_new_topic_first_shows_where_the_old_one_got_to() -> None:
         status.update(f"building: {done} objects", topic="build")
     status.update("booting", topic="run")
     status.update("still booting", topic="run")
-    assert stream.getvalue().splitlines() == ["building: 1 objects", "building: 3 objects",
-                                              "booting"]
+    assert stream.getvalue().splitlines() == [
+        "building: 1 objects",
+        "building: 3 objects",
+        "booting",
+    ]
