@@ -48,7 +48,7 @@ class BuildWatch(threading.Thread):
 
     def count(self) -> int:
         total = 0
-        stack = [self.build_dir]
+        stack = [str(self.build_dir)]
         while stack:
             try:
                 with os.scandir(stack.pop()) as entries:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from . import build, deps, pipeline, series, targets
-from .kunitconfig import KERNEL_DEFAULT, available
 from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
+from .kunitconfig import KERNEL_DEFAULT, available
 from .progress import Status, human_seconds
 from .project import Project
 from .tree import BASE_TAG, WORK_BRANCH, open_repo
@@ -100,7 +100,7 @@ def checkpatch(
         matches = [m for m in map(_FINDING.match, result.stdout.splitlines()) if m]
         total = next((m for m in map(_TOTAL.match, result.stdout.splitlines()) if m), None)
         if total:
-            totals = [t + int(n) for t, n in zip(totals, total.groups())]
+            totals = [t + int(n) for t, n in zip(totals, total.groups(), strict=True)]
         answers = {}
         if any(m.group(4) == PATH_CHANGES for m in matches):
             answers[PATH_CHANGES] = answer_path_changes(tree, patch.path, env)
@@ -164,8 +164,9 @@ def changed_files(patch_text: str) -> list[str] | None:
             return None
         added = re.search(r"^new file mode [\s\S]*?^\+\+\+ b/(\S+)", block, re.M)
         renamed = re.search(r"^rename to (\S+)", block, re.M)
-        if added or renamed:
-            files.append((added or renamed).group(1))
+        match = added or renamed
+        if match:
+            files.append(match.group(1))
     return files
 
 
@@ -340,7 +341,9 @@ def builds(
         ctx, tree, arch, fragments or default_fragments(ctx, arch), build_dir, "olddefconfig"
     )
     target = targets.resolve(arch, tree, ctx.project)
-    built, reused = build_prefixes(tree, list(zip(commits, mailed)), target, build_dir, ctx.status)
+    built, reused = build_prefixes(
+        tree, list(zip(commits, mailed, strict=True)), target, build_dir, ctx.status
+    )
     ctx.status.log(
         f"check: every prefix of the series builds on {arch} ({built} built, "
         f"{reused} already built before), "

@@ -247,9 +247,9 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.command == "parse":
         return _parse(args)
     if args.command == "compare":
-        result = compare.compare(compare.load(args.old), compare.load(args.new), args.ignore)
-        print("\n".join(compare.lines(result)))
-        return Exit.RESULTS_DIFFER if result.differs else Exit.OK
+        comparison = compare.compare(compare.load(args.old), compare.load(args.new), args.ignore)
+        print("\n".join(compare.lines(comparison)))
+        return Exit.RESULTS_DIFFER if comparison.differs else Exit.OK
     ctx = pipeline.Context(find_project(args.project), workspace(args.workdir))
     if passthrough and args.command not in ("test", "run"):
         raise UsageError(
@@ -280,24 +280,26 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.command == "apply":
         pipeline.apply_series(ctx, path, include_local=not args.no_local)
     elif args.command == "export":
-        result = series.export(path, ctx.project, prune=args.prune)
-        for written in result.written:
+        exported = series.export(path, ctx.project, prune=args.prune)
+        for written in exported.written:
             print(f"wrote {written}")
-        for removed in result.removed:
+        for removed in exported.removed:
             print(f"removed {removed}")
-        if not result.written and not result.removed:
+        if not exported.written and not exported.removed:
             print("patches/ already matches the tree")
-        if result.hidden:
-            shown = ", ".join(result.hidden[:5]) + (", ..." if len(result.hidden) > 5 else "")
+        if exported.hidden:
+            shown = ", ".join(exported.hidden[:5]) + (", ..." if len(exported.hidden) > 5 else "")
             print(
-                f"growstack: warning: {len(result.hidden)} file(s) in the tree are in no "
+                f"growstack: warning: {len(exported.hidden)} file(s) in the tree are in no "
                 f"commit and hidden by its .gitignore ({shown}); `git add -f` those that "
                 f"belong to a patch",
                 file=sys.stderr,
             )
     elif args.command == "config":
-        result = pipeline.configure(ctx, path, args.arch, args.fragments, args.build_dir, args.base)
-        print(result.path)
+        configured = pipeline.configure(
+            ctx, path, args.arch, args.fragments, args.build_dir, args.base
+        )
+        print(configured.path)
     elif args.command == "boot":
         code, _ = pipeline.boot_kernel(
             ctx,

@@ -20,9 +20,10 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import kconfiglib
 from kconfiglib import (
@@ -60,6 +61,9 @@ _DEFCONFIG = {
 _TOOLS = {"CC": "gcc", "LD": "ld", "AR": "ar", "NM": "nm", "OBJCOPY": "objcopy"}
 _MEMO_SIZE = 4  # parsed trees kept per process: one per arch in use
 _parsed: dict[tuple, tuple[str, Kconfig]] = {}
+# A kconfiglib expression: a Symbol, a Choice or an (operator, operand...)
+# tuple. kconfiglib has no type hints, so this cannot be narrower.
+Expr = Any
 
 
 @dataclass(frozen=True)
@@ -259,9 +263,11 @@ def _parse(tree: Path, env: dict[str, str], workdir: Path) -> Kconfig:
                 f"the Kconfig files of {tree} do not parse: {str(e).strip().splitlines()[0]}",
                 "fix the Kconfig syntax (a patch of the series may have broken it)",
             ) from e
-    while len(_parsed) >= _MEMO_SIZE:
-        del _parsed[next(iter(_parsed))]
-    _parsed[memo_key] = (_files_digest(tree, _tree_files(tree, kconf)), kconf)
+    read = _files_digest(tree, _tree_files(tree, kconf))
+    if read is not None:  # a tree whose files cannot all be read is parsed every time
+        while len(_parsed) >= _MEMO_SIZE:
+            del _parsed[next(iter(_parsed))]
+        _parsed[memo_key] = (read, kconf)
     return kconf
 
 
@@ -436,7 +442,10 @@ def _explain_choice(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Vio
 def _explain_range(sym: Symbol, setting: str, got: str) -> Violation:
     for low, high, cond in sym.ranges:
         if expr_value(cond):
-            what = f"{setting} is outside its range {low.str_value}..{high.str_value}, so it became {got}"
+            what = (
+                f"{setting} is outside its range {low.str_value}..{high.str_value}, "
+                f"so it became {got}"
+            )
             return Violation(what, f"use a value in the range or drop {setting}")
     return _unexplained(sym, setting)
 
@@ -454,7 +463,10 @@ def _explain_hidden(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Vio
                 f"{setting} was dropped: {sym.name} has no prompt and is set only by its default",
                 drop,
             )
-        what = f"{setting} was dropped: {sym.name} has no prompt and is set only by select, from {_names(selectors)}"
+        what = (
+            f"{setting} was dropped: {sym.name} has no prompt and is set only by select, "
+            f"from {_names(selectors)}"
+        )
         return Violation(what, f"enable {_names(selectors, ' or ')} or {drop}")
     condition = functools.reduce(kconf._make_or, (node.orig_prompt[1] for node in prompts), kconf.n)
     for label, expr in (
@@ -479,7 +491,7 @@ def _unexplained(sym: Symbol, setting: str) -> Violation:
     )
 
 
-def _inline(kconf: Kconfig, expr: object) -> object:
+def _inline(kconf: Kconfig, expr: Expr) -> Expr:
     """expr for people: choices replaced by their dependencies, `y` and
     repeated operands (from nested menus and ifs) dropped."""
     if isinstance(expr, Choice):
@@ -491,12 +503,12 @@ def _inline(kconf: Kconfig, expr: object) -> object:
     return expr
 
 
-def _culprits(expr: object, want: int) -> dict[Symbol, bool | None]:
+def _culprits(expr: Expr, want: int) -> dict[Symbol, bool | None]:
     """Symbols keeping expr below want, each mapped to whether it is too low
     (None: compared with something, so it is neither)."""
     found: dict[Symbol, bool | None] = {}
 
-    def visit(e: object, limit: int, low: bool) -> None:
+    def visit(e: Expr, limit: int, low: bool) -> None:
         # low: e must reach limit; otherwise e must not exceed limit
         value = expr_value(e)
         if (value >= limit) if low else (value <= limit):
@@ -542,7 +554,7 @@ def _has_prompt(sym: Symbol) -> bool:
     return any(node.prompt for node in sym.nodes)
 
 
-def _selector(term: object) -> Symbol:
+def _selector(term: Expr) -> Symbol:
     # select/imply add `selecting_symbol && condition` to the target
     return term[1] if isinstance(term, tuple) else term
 
@@ -551,7 +563,7 @@ def _names(symbols: Sequence[Symbol], separator: str = ", ") -> str:
     return separator.join(f"CONFIG_{s.name}" for s in symbols)
 
 
-def _values(symbols: Sequence[Symbol]) -> str:
+def _values(symbols: Iterable[Symbol]) -> str:
     def value(sym: Symbol) -> str:
         if not sym.nodes:
             return f"{sym.name} is undefined"

@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import requests
 
@@ -58,7 +59,7 @@ def fetch(url: str, sha256: str, dest_dir: Path, status: Status | None = None) -
     return target
 
 
-def _stream(url: str, out, name: str, status: Status) -> None:
+def _stream(url: str, out: BinaryIO, name: str, status: Status) -> None:
     try:
         with requests.get(url, stream=True, timeout=(15, 60)) as response:
             response.raise_for_status()

@@ -172,7 +172,7 @@ class Run:
 
     @cached_property
     def status(self) -> Status:
-        """Worst status of any test or suite; CRASHED without KTAP, at least TIMEOUT if timed out."""
+        """Worst status of any test or suite; CRASHED without KTAP; at least TIMEOUT on timeout."""
         if not self.found_ktap:
             return Status.CRASHED
         status = worst(test.status for _, test in self.walk())
@@ -531,7 +531,7 @@ class KtapParser:
         status = _DIRECTIVE_STATUS[directive] if directive else _RESULT_STATUS[ok]
         indent = len(indent_text)
         top = self._stack[-1]
-        if top.indented and indent >= top.indent or len(self._stack) == 1:
+        if (top.indented and indent >= top.indent) or len(self._stack) == 1:
             owner = _Owner.CHILD  # the common case, decided without a call
         else:
             owner = self._settle(indent, name)

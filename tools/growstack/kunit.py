@@ -14,9 +14,11 @@ kunit.py only boots the kernel (`kunit.py exec`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build, config, deps, kunitconfig, ktap
+from . import build, config, deps, ktap, kunitconfig
 from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
 from .progress import Status
 from .targets import Target
@@ -75,7 +77,7 @@ def absolute_paths(args: list[str]) -> list[str]:
             arg = os.path.abspath(arg)
         else:
             option, sep, value = arg.partition("=")
-            if sep and (option in _PATH_OPTIONS or option == "--json" and value != "stdout"):
+            if sep and (option in _PATH_OPTIONS or (option == "--json" and value != "stdout")):
                 arg = f"{option}={os.path.abspath(value)}"
         out.append(arg)
     return out
@@ -339,7 +341,7 @@ def run(request: Request, status: Status) -> Outcome:
         if built and "run" in marks:
             _record_build(request)
         order = [p for p in ("config", "build", "run", "end") if p in marks]
-        seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}
+        seconds: dict[str, float] = {a: marks[b] - marks[a] for a, b in itertools.pairwise(order)}
         result = main.run
         for rerun in selected_reruns(request):
             status.log(f"booting again for {rerun}")
@@ -450,10 +452,8 @@ class _Guard:
 
     def _fire(self) -> None:
         self.fired = True
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _raise_for(phase: str, log_path: Path) -> None:

@@ -33,10 +33,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Callable
 
 import git
 
@@ -44,7 +44,7 @@ from . import check, cover, deps, evidence, pipeline, series
 from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
 from .progress import Status
 from .project import Project
-from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, open_repo
+from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, commit_message, open_repo
 
 B4_SERIES = "growstack"
 B4_BRANCH = f"b4/{B4_SERIES}"
@@ -213,7 +213,7 @@ def committed_patches(project: Project) -> str:
             "commit them first: a sent version is recorded by the git tree of "
             "patches/, and its range-diff is made from it later",
         )
-    relative = project.patches.resolve().relative_to(Path(repo.working_tree_dir).resolve())
+    relative = project.patches.resolve().relative_to(Path(repo.working_dir).resolve())
     try:
         return repo.git.rev_parse(f"HEAD:{relative.as_posix()}")
     except git.GitCommandError:
@@ -289,7 +289,7 @@ def _cover_commit(repo: git.Repo) -> str:
 
 def tracking(repo: git.Repo) -> dict:
     """b4's tracking data from its cover-letter commit."""
-    message = repo.commit(_cover_commit(repo)).message
+    message = commit_message(repo.commit(_cover_commit(repo)))
     _, marker, data = message.partition(_TRACKING_MARKER)
     if not marker or "{" not in data:
         raise MailError(
@@ -300,7 +300,7 @@ def tracking(repo: git.Repo) -> dict:
 
 def _set_change_id(repo: git.Repo, change_id: str) -> None:
     """Give the new cover-letter commit (HEAD) the series' recorded change-id."""
-    message = repo.head.commit.message
+    message = commit_message(repo.head.commit)
     text, _, _ = message.partition(_TRACKING_MARKER)
     data = tracking(repo)
     data["series"]["change-id"] = change_id
@@ -356,7 +356,7 @@ def build_branch(tree: Path, letter: cover.CoverLetter, text: str, diff: str | N
     _store_cover(tree, text)
     run_b4(tree, ["prep", "--auto-to-cc"])
     if diff is not None and letter.previous:
-        current = repo.commit(_cover_commit(repo)).message.partition(_TRACKING_MARKER)[0]
+        current = commit_message(repo.commit(_cover_commit(repo))).partition(_TRACKING_MARKER)[0]
         _store_cover(tree, cover.with_range_diff(current, letter.previous.version, diff))
     return tracking(repo)["series"]["change-id"]
 

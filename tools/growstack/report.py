@@ -306,9 +306,9 @@ def _seconds(duration: float) -> str:
 
 
 def write_junit(run: Run, path: str | os.PathLike[str]) -> None:
-    tree = ET.ElementTree(to_junit(run))
-    ET.indent(tree)
-    text = ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True)
+    root = to_junit(run)
+    ET.indent(root)
+    text = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     _write(Path(path), text + b"\n", "JUnit XML")
 
 

@@ -21,7 +21,7 @@ import git
 
 from .errors import SeriesError, UsageError
 from .project import Project
-from .tree import BASE_TAG, open_repo
+from .tree import BASE_TAG, commit_message, open_repo
 
 # Pin every setting that changes format-patch output, whatever the user's config.
 _EXPORT_CONFIG = [
@@ -173,8 +173,9 @@ def apply(tree: Path, patches: list[Patch], *, fresh: bool = False) -> ApplyResu
     if stale is not None:
         if repo.head.commit.hexsha != _applied_head(repo):
             commit = repo.commit(have[stale][0])
+            subject = commit_message(commit).partition("\n")[0]
             raise SeriesError(
-                f"{tree} carries commit {commit.hexsha[:12]} ('{commit.summary}') that is not "
+                f"{tree} carries commit {commit.hexsha[:12]} ('{subject}') that is not "
                 "the next patch of the series",
                 "export it with `growstack export`, or make a fresh tree",
             )

@@ -50,7 +50,7 @@ class BaseSpec:
     sha256: str
 
     @classmethod
-    def load(cls, path: Path) -> "BaseSpec":
+    def load(cls, path: Path) -> BaseSpec:
         try:
             data = tomllib.loads(path.read_text())["base"]
             return cls(**{field: str(data[field]) for field in cls.__dataclass_fields__})
@@ -73,7 +73,7 @@ class BaseInfo:
         Path(repo.git_dir, "growstack-base.json").write_text(json.dumps(asdict(self), indent=1))
 
     @classmethod
-    def of(cls, tree: Path) -> "BaseInfo":
+    def of(cls, tree: Path) -> BaseInfo:
         repo = open_repo(tree)
         try:
             return cls(**json.loads(Path(repo.git_dir, "growstack-base.json").read_text()))
@@ -88,6 +88,12 @@ def open_repo(tree: Path) -> git.Repo:
         return git.Repo(tree)
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise UsageError(f"{tree} is not a git tree", "make one with `growstack tree`") from None
+
+
+def commit_message(commit: git.Commit) -> str:
+    """A commit's message as text (GitPython gives bytes for one it cannot decode)."""
+    message = commit.message
+    return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
 
 def kernel_version(makefile: str) -> str:

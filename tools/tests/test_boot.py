@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from growstack.errors import UsageError
 from growstack.progress import Status
 
 
-def request(tmp_path: Path, **changes) -> boot.Request:
+def request(tmp_path: Path, **changes: Any) -> boot.Request:
     fragment = tmp_path / "um.config"
     fragment.write_text("CONFIG_HOSTFS=y\n")
     return boot.Request(

@@ -206,7 +206,8 @@ def test_a_new_file_needs_no_maintainers_change_only_if_a_section_covers_it(
 
 UNKNOWN_COMMIT_CHECKPATCH = """#!/bin/sh
 for patch; do :; done
-echo "$patch:7: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5d698966fa7b', maybe rebased or not pulled?"
+echo "$patch:7: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5d698966fa7b'," \
+     "maybe rebased or not pulled?"
 echo "total: 0 errors, 1 warnings, 0 checks, 12 lines checked"
 exit 1
 """

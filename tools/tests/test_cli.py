@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,7 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     return {"project": project, "work": work, "tarball": tarball, "tree": tmp_path / "fresh"}
 
 
-def run_in(setup: dict[str, Path], *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+def run_in(setup: dict[str, Path], *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return growstack(
         "--project", str(setup["project"]), "--workdir", str(setup["work"]), *args, **kwargs
     )

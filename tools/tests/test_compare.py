@@ -57,5 +57,5 @@ def test_a_file_that_is_not_results_is_a_usage_error(tmp_path: Path) -> None:
     other.write_text('{"tests": []}')
     with pytest.raises(UsageError, match="is not a growstack results file"):
         compare.load(other)
-    with pytest.raises(UsageError, match="cannot read results .*missing.json"):
+    with pytest.raises(UsageError, match=r"cannot read results .*missing\.json"):
         compare.load(tmp_path / "missing.json")

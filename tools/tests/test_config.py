@@ -147,7 +147,7 @@ def entries(text: str) -> dict[str, str]:
     return kunitconfig.parse(text, "test")
 
 
-def configure(tree: Path, fragment: str, **kwargs: object) -> dict[str, str]:
+def configure(tree: Path, fragment: str, **kwargs: str) -> dict[str, str]:
     result = config.configure(
         tree, tree.parent / "build", "um", textwrap.dedent(fragment), **kwargs
     )
@@ -231,8 +231,10 @@ def test_comparisons_in_dependencies_get_advice(tree: Path) -> None:
     with pytest.raises(config.UnmetConfig) as caught:
         configure(tree, "CONFIG_CONSOLE=y\nCONFIG_BIG=y\n")
     assert caught.value.details == [
-        "CONFIG_CONSOLE=y was dropped: it depends on BUS = y, and BUS=n; enable CONFIG_BUS or drop CONFIG_CONSOLE=y",
-        "CONFIG_BIG=y was dropped: it depends on NUM > 100, and NUM=64; change CONFIG_NUM or drop CONFIG_BIG=y",
+        "CONFIG_CONSOLE=y was dropped: it depends on BUS = y, and BUS=n; "
+        "enable CONFIG_BUS or drop CONFIG_CONSOLE=y",
+        "CONFIG_BIG=y was dropped: it depends on NUM > 100, and NUM=64; "
+        "change CONFIG_NUM or drop CONFIG_BIG=y",
     ]
 
 
@@ -249,7 +251,8 @@ def test_all_violations_are_collected(tree: Path) -> None:
     assert caught.value.details[1:] == [
         "CONFIG_SELECTED=n cannot hold: it is selected by SELECTOR=y; "
         "disable CONFIG_SELECTOR or drop CONFIG_SELECTED=n",
-        "CONFIG_HIDDEN=y was dropped: HIDDEN has no prompt and is set only by its default; drop CONFIG_HIDDEN=y",
+        "CONFIG_HIDDEN=y was dropped: HIDDEN has no prompt and is set only by its default; "
+        "drop CONFIG_HIDDEN=y",
         "CONFIG_TUNED=n was dropped: its prompt is hidden unless EXPERT, and EXPERT=n; "
         "enable CONFIG_EXPERT or drop CONFIG_TUNED=n",
     ]
@@ -299,8 +302,8 @@ def test_choice_with_every_member_n_takes_the_earliest_n(tree: Path) -> None:
     with pytest.raises(config.UnmetConfig) as caught:
         configure(tree, fragment)
     assert caught.value.details == [
-        "CONFIG_MODE_STRICT=n cannot hold: one member of its choice must be y, and no other visible "
-        "member is; set one of CONFIG_MODE_LAZY or CONFIG_MODE_PASSTHROUGH to y"
+        "CONFIG_MODE_STRICT=n cannot hold: one member of its choice must be y, and no other "
+        "visible member is; set one of CONFIG_MODE_LAZY or CONFIG_MODE_PASSTHROUGH to y"
     ]
     assert entries((tree.parent / "build/.config").read_text())["MODE_STRICT"] == "y"
 
@@ -333,7 +336,7 @@ def test_hidden_choice_member_reports_the_choice_dependencies(tree: Path) -> Non
 def test_modules_disabled_turns_m_into_y(tree: Path) -> None:
     with pytest.raises(
         config.UnmetConfig,
-        match="^CONFIG_BUS=m became y: modules are disabled; set CONFIG_MODULES=y",
+        match=r"^CONFIG_BUS=m became y: modules are disabled; set CONFIG_MODULES=y",
     ):
         configure(tree, "CONFIG_BUS=m\n")
 
@@ -398,7 +401,8 @@ def test_missing_cross_compiler_names_the_package(tree: Path) -> None:
     with pytest.raises(MissingDependency) as caught:
         config.kconfig_env(tree, "parisc", "nonexistent-linux-gnu-")
     assert str(caught.value) == (
-        "nonexistent-linux-gnu-gcc not found, needed to configure the kernel; install gcc-nonexistent-linux-gnu"
+        "nonexistent-linux-gnu-gcc not found, needed to configure the kernel; "
+        "install gcc-nonexistent-linux-gnu"
     )
 
 

@@ -62,15 +62,16 @@ class Case:
     base: str = "olddefconfig"
 
 
-def kunitconfig_case(name: str, path: Callable[[Path], Path]) -> Case:
-    return Case(name, lambda tree, arch: kunit_fragment(tree, arch, path(tree)))
+def kunitconfig_case(name: str, path: Path | str) -> Case:
+    """A kunitconfig at `path` in the tree; an absolute path (ours) is taken as it is."""
+    return Case(name, lambda tree, arch: kunit_fragment(tree, arch, tree / path))
 
 
 CASES = [
-    kunitconfig_case("kunit-default", lambda tree: tree / KUNIT_CONFIGS / "default.config"),
-    *(kunitconfig_case(f"kernel:{p}", lambda tree, p=p: tree / p) for p in KERNEL_KUNITCONFIGS),
+    kunitconfig_case("kunit-default", KUNIT_CONFIGS / "default.config"),
+    *(kunitconfig_case(f"kernel:{p}", p) for p in KERNEL_KUNITCONFIGS),
     *(
-        kunitconfig_case(f"repo:{p.name}", lambda tree, p=p: p)
+        kunitconfig_case(f"repo:{p.name}", p)
         for p in sorted((REPO / "kunit").glob("*.kunitconfig"))
     ),
     Case("defconfig-file", lambda tree, arch: (tree / DEFCONFIG[arch]).read_text()),
@@ -156,9 +157,11 @@ def test_defconfig_base_with_fragment_equals_make(
 @pytest.fixture(scope="module")
 def plain_x86_64(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> KconfigSyntax:
     """x86_64 parsed by kconfiglib with only the syntax fix: its own semantics."""
-    with config._environment(config.kconfig_env(kernel_tree, "x86_64")):
-        with contextlib.chdir(tmp_path_factory.mktemp("plain")):
-            return KconfigSyntax("Kconfig", warn=False)
+    with (
+        config._environment(config.kconfig_env(kernel_tree, "x86_64")),
+        contextlib.chdir(tmp_path_factory.mktemp("plain")),
+    ):
+        return KconfigSyntax("Kconfig", warn=False)
 
 
 def test_choice_member_n_in_x86_64_defconfig_matches_make(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import ssl
 import subprocess
 import threading
@@ -20,7 +21,7 @@ PAYLOAD = bytes(range(256)) * 8192  # 2 MiB: several chunks, so progress is draw
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path == "/linux.tar.xz":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -83,22 +84,11 @@ def sha(data: bytes) -> str:
 
 class Recorder(Status):
     def __init__(self) -> None:
-        super().__init__(tty=True, stream=_Sink())
+        super().__init__(tty=True, stream=io.StringIO())
         self.lines: list[str] = []
 
     def update(self, text: str, *, topic: str = "") -> None:
         self.lines.append(text)
-
-
-class _Sink:
-    def write(self, _: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_download_is_streamed_verified_and_cached(server: str, tmp_path: Path) -> None:

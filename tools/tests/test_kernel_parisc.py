@@ -51,7 +51,7 @@ def test_parisc_runs_mman_and_map_stack_in_one_boot(
 def test_uml_runs_map_stack_under_hostfs(
     kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
 ) -> None:
-    code, outcome = pipeline.boot_kernel(
+    code, _ = pipeline.boot_kernel(
         kernel_context, series_tree, run_selftests=True, json_path=tmp_path / "boot.json"
     )
     results = json.loads((tmp_path / "boot.json").read_text())

@@ -113,7 +113,9 @@ def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
         targets.resolve("vax", tree, project)
 
 
-def test_passthrough_paths_are_made_absolute(tmp_path: Path, monkeypatch) -> None:
+def test_passthrough_paths_are_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from growstack import kunit
 
     monkeypatch.chdir(tmp_path)

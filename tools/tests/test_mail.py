@@ -127,9 +127,7 @@ def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
     write_results(release["work"], release["dev"])
     second = mail.send(context(release), release["release"], sign=False)
     assert second.directory.name == "v2"
-    assert [str(message(m)["Subject"]) for m in second.mails][
-        0
-    ] == "[PATCH v2 0/2] mm: grow the tiny things"
+    assert str(message(second.mails[0])["Subject"]) == "[PATCH v2 0/2] mm: grow the tiny things"
     assert message(second.mails[0])["X-Change-ID"] == message(first.mails[0])["X-Change-ID"]
     text = body(second.mails[0])
     assert "Changes in v2:\n- mm/stack.c: a second stack.\n- Link to v1: " in text

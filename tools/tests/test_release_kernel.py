@@ -15,9 +15,9 @@ import json
 import mailbox
 import shutil
 import subprocess
+from collections.abc import Callable
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -135,6 +135,7 @@ def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context, tmp_
         r"trailing whitespace",
         path,
     )
+    assert isinstance(ctx.out, io.StringIO)
     assert "ERROR: trailing whitespace" in ctx.out.getvalue()
 
 

@@ -268,7 +268,8 @@ def test_junit_errors_and_times(tmp_path: Path) -> None:
     warned = root.find(".//testcase[@name='warn_test']/system-err")
     assert warned is not None and "WARNING: CPU: 0" in (warned.text or "")
     timed = junit(load("timestamps.ktap"), tmp_path)
-    assert timed.find("testsuite").get("time") == "1.700000"
+    suite = timed.find("testsuite")
+    assert suite is not None and suite.get("time") == "1.700000"
     assert [case.get("time") for case in timed.iter("testcase")] == [
         "0.150000",
         "1.500000",
@@ -331,7 +332,7 @@ def test_emit_writes_everything_and_returns_the_exit_code(tmp_path: Path) -> Non
     assert json.loads((tmp_path / "r.json").read_text())["metadata"]["command"] == "growstack test"
     # Three tests never printed a result; "second.param" itself was cut off mid-way.
     errors = ET.parse(tmp_path / "r.xml").getroot().findall(".//error/..")
-    assert [case.get("classname") + "." + case.get("name") for case in errors] == [
+    assert [f"{case.get('classname')}.{case.get('name')}" for case in errors] == [
         "(top level).#3",
         "second.#3",
         "second.#4",

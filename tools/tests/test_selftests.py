@@ -30,7 +30,7 @@ def tree_with_selftest(root: Path) -> Path:
 
 def read_newc(data: bytes) -> dict[str, tuple[int, int, int, bytes]]:
     """name -> (mode, rdev major, rdev minor, contents) of a newc cpio archive."""
-    entries = {}
+    entries: dict[str, tuple[int, int, int, bytes]] = {}
     offset = 0
     while True:
         assert data[offset : offset + 6] == b"070701"

@@ -9,8 +9,8 @@ import pytest
 
 from growstack import series, tree
 from growstack.errors import Exit, SeriesError
-from growstack.project import Project
 from growstack.progress import Status
+from growstack.project import Project
 
 from helpers import commit_change, git, make_project, make_tarball
 
@@ -308,7 +308,7 @@ def test_older_series_applied_by_growstack_is_replaced(
 def test_user_commits_on_an_applied_series_are_never_replaced(
     developed: tuple[Project, Path], tarball: Path, workspace: Path
 ) -> None:
-    project, dev = developed
+    project, _ = developed
     path = new_tree(tarball, workspace, "t")
     series.apply(path, series.full_series(project)[:1])
     mine = commit_change(path, "mine.c", "int mine;\n", "my own work")
@@ -331,7 +331,7 @@ def test_failed_replacement_restores_the_old_series(
         .replace("new file mode 100644\n", "")
         .replace("--- /dev/null", "--- a/mm/stack.c")
     )
-    with pytest.raises(SeriesError, match="mm-add-stack.patch does not apply"):
+    with pytest.raises(SeriesError, match=r"mm-add-stack\.patch does not apply"):
         series.apply(path, series.full_series(project))
     assert git(path, "rev-parse", "HEAD") == before
     assert git(path, "status", "--porcelain") == ""
