@@ -83,7 +83,7 @@ def b4_command() -> str:
     if not found:
         raise MissingDependency(
             f"b4 is not installed ({named or 'b4'} not found)",
-            "run scripts/run once (it installs b4 into .venv), or pip install 'b4>=0.16'",
+            "run scripts/run once (it installs b4 into .venv), or pip install 'b4>=0.16,<0.17'",
         )
     return found
 
@@ -293,7 +293,8 @@ def tracking(repo: git.Repo) -> dict:
     _, marker, data = message.partition(_TRACKING_MARKER)
     if not marker or "{" not in data:
         raise MailError(
-            f"b4 made no cover-letter commit on {B4_BRANCH}", "growstack needs b4 0.16 or later"
+            f"b4 made no cover-letter commit on {B4_BRANCH}",
+            "growstack works with b4 0.16 (pip install 'b4>=0.16,<0.17')",
         )
     return json.loads(data[data.index("{") :])
 
