@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, boot, check, compare, ktap, mail, pipeline, report, series, tree
+from . import __version__, boot, check, compare, kcidb, ktap, mail, pipeline, report, series, tree
 from .errors import MEANING, Exit, GrowstackError, UsageError
 from .project import find_project, workspace
 
@@ -140,6 +140,19 @@ def _parser() -> argparse.ArgumentParser:
         "suites the change adds (repeatable)",
     )
 
+    p = sub.add_parser(
+        "submit",
+        help=f"post a KCIDB document to a KCIDB endpoint (token: ${kcidb.TOKEN_VARIABLE})",
+    )
+    p.add_argument("--kcidb", required=True, metavar="URL", help="the KCIDB submission URL")
+    p.add_argument("file", type=Path, help="a KCIDB document, as --kcidb FILE writes it")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=kcidb.DEFAULT_TIMEOUT,
+        help=f"seconds to wait for the answer (default {kcidb.DEFAULT_TIMEOUT:g})",
+    )
+
     p = sub.add_parser("run", help="the main job: tree, apply and test the default targets")
     p.add_argument(
         "--arch",
@@ -234,6 +247,7 @@ def _target_args(p: argparse.ArgumentParser) -> None:
 def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, help="write results as JSON (growstack-results v1)")
     p.add_argument("--junit", type=Path, help="write results as JUnit XML")
+    p.add_argument("--kcidb", type=Path, help="write results as a KCIDB v5 document")
 
 
 def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -246,6 +260,10 @@ def _split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
 def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.command == "parse":
         return _parse(args)
+    if args.command == "submit":
+        count = kcidb.submit(args.kcidb, args.file, timeout=args.timeout)
+        print(f"submitted {args.file} to {args.kcidb}: {count} object(s)")
+        return Exit.OK
     if args.command == "compare":
         comparison = compare.compare(compare.load(args.old), compare.load(args.new), args.ignore)
         print("\n".join(compare.lines(comparison)))
@@ -270,6 +288,7 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             args.arches or list(pipeline.DEFAULT_TARGETS),
             json_path=args.json,
             junit_path=args.junit,
+            kcidb_path=args.kcidb,
             passthrough=passthrough,
         )
     if args.command == "check":
@@ -316,6 +335,7 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             explicit_build_dir=args.build_dir,
             json_path=args.json,
             junit_path=args.junit,
+            kcidb_path=args.kcidb,
         )
         return code
     elif args.command == "test":
@@ -329,6 +349,7 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             passthrough=passthrough,
             json_path=args.json,
             junit_path=args.junit,
+            kcidb_path=args.kcidb,
         )
     return Exit.OK
 
@@ -394,6 +415,7 @@ def _parse(args: argparse.Namespace) -> int:
         stream=sys.stdout,
         json_path=args.json,
         junit_path=args.junit,
+        kcidb_path=args.kcidb,
         metadata={"source": args.file},
     )
 

@@ -7,6 +7,7 @@ for the default targets on the pinned base.
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,19 @@ from typing import Any, TextIO
 
 import git
 
-from . import boot, config, kunit, kunitconfig, report, selftests, series, targets, tree
+from . import (
+    boot,
+    config,
+    kcidb,
+    ktap,
+    kunit,
+    kunitconfig,
+    report,
+    selftests,
+    series,
+    targets,
+    tree,
+)
 from .errors import Exit, UsageError
 from .progress import Status
 from .project import Project
@@ -93,10 +106,16 @@ def build_dir(ctx: Context, path: Path, arch: str, explicit: Path | None = None)
     return (explicit or ctx.workspace / "build" / path.name / arch).resolve()
 
 
+def fragment_names(ctx: Context, arch: str, names: list[str] | None) -> list[str]:
+    """`names`, or kunit.py's default plus every one of ours for `arch`."""
+    return names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
+
+
 def fragments(ctx: Context, path: Path, arch: str, names: list[str] | None) -> list[Path]:
-    """Named fragments, or kunit.py's default plus every one of ours for `arch`."""
-    chosen = names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
-    return [kunitconfig.fragment_path(name, path, ctx.project) for name in chosen]
+    return [
+        kunitconfig.fragment_path(name, path, ctx.project)
+        for name in fragment_names(ctx, arch, names)
+    ]
 
 
 def configure(
@@ -132,6 +151,7 @@ def test(
     passthrough: list[str] | None = None,
     json_path: Path | None = None,
     junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
 ) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
     out = build_dir(ctx, path, arch, explicit_build_dir)
@@ -156,16 +176,12 @@ def test(
         "command": outcome.command,
         "log": str(outcome.log),
         "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+        "fragments": fragment_names(ctx, arch, names),
+        "compiler": _compiler(out),
         **evidence_metadata(path, arch, names, timeout, passthrough),
     }
-    code = report.emit(
-        outcome.run, stream=ctx.out, json_path=json_path, junit_path=junit_path, metadata=metadata
-    )
-    # Kept for `growstack send`, which quotes the last results as test evidence.
-    results = ctx.workspace / "results"
-    results.mkdir(exist_ok=True)
-    report.write_json(outcome.run, results / f"{target.arch}.json", metadata)
-    return code
+    # The copy is kept for `growstack send`, which quotes the last results as test evidence.
+    return _report(ctx, outcome.run, metadata, target.arch, json_path, junit_path, kcidb_path)
 
 
 def boot_kernel(
@@ -184,6 +200,7 @@ def boot_kernel(
     explicit_build_dir: Path | None = None,
     json_path: Path | None = None,
     junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
     build: bool = True,
 ) -> tuple[Exit, boot.Outcome]:
     """Boot UML to the workload, the tree's selftests or a provoked `crash`; report it."""
@@ -208,21 +225,42 @@ def boot_kernel(
     metadata = {
         "arch": arch,
         "base": _base_info(path),
+        **_tested_patches(path),
         "tree": str(path),
         "command": outcome.command,
         "log": str(outcome.log),
         "returncode": outcome.returncode,
         "figures": outcome.figures,
         "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+        "compiler": _compiler(request.build_dir),
     }
+    name = f"{arch}-boot-{f'crash-{crash}' if crash else request.program}"
+    code = _report(ctx, outcome.run, metadata, name, json_path, junit_path, kcidb_path)
+    return code, outcome
+
+
+def _report(
+    ctx: Context,
+    run: ktap.Run,
+    metadata: dict[str, Any],
+    kept: str,
+    json_path: Path | None,
+    junit_path: Path | None,
+    kcidb_path: Path | None,
+) -> Exit:
+    """Print and write the results, and keep a copy in the workdir as results/<kept>.json."""
     code = report.emit(
-        outcome.run, stream=ctx.out, json_path=json_path, junit_path=junit_path, metadata=metadata
+        run,
+        stream=ctx.out,
+        json_path=json_path,
+        junit_path=junit_path,
+        kcidb_path=kcidb_path,
+        metadata=metadata,
     )
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
-    name = f"crash-{crash}" if crash else request.program
-    report.write_json(outcome.run, results / f"{arch}-boot-{name}.json", metadata)
-    return code, outcome
+    report.write_json(run, results / f"{kept}.json", metadata)
+    return code
 
 
 def _base_info(path: Path) -> dict[str, str]:
@@ -250,20 +288,34 @@ def evidence_metadata(
     the patch-ids of the commits tested, the command that repeats the run."""
     return {
         "base": _base_info(path),
-        "patches": _carried(path),
+        **_tested_patches(path),
         "reproduce": _reproduce(arch, names, timeout, passthrough),
     }
 
 
-def _carried(path: Path) -> list[str | None] | None:
-    """The patch-ids of the commits tested; None when uncommitted changes were tested too."""
+def _tested_patches(path: Path) -> dict[str, Any]:
+    """The commits tested: their patch-ids, and KCIDB's patchset hash of them as
+    export writes them. Both None when uncommitted changes were tested too."""
     try:
         repo = tree.open_repo(path)
-        if repo.is_dirty(untracked_files=True):
-            return None
-        return [pid for _, pid in series.carried_patch_ids(repo)]
-    except (UsageError, git.GitCommandError):
+        if not repo.is_dirty(untracked_files=True):
+            return {
+                "patches": [pid for _, pid in series.carried_patch_ids(repo)],
+                "patchset_hash": kcidb.patchset_hash(mail for _, mail in series.formatted(repo)),
+            }
+    except (UsageError, git.GitCommandError, subprocess.CalledProcessError):
+        pass
+    return {"patches": None, "patchset_hash": None}
+
+
+def _compiler(build_dir: Path) -> str | None:
+    """The compiler the kernel was configured with, as its .config records it."""
+    try:
+        text = (build_dir / ".config").read_text()
+    except OSError:
         return None
+    value = kunitconfig.parse(text, ".config").get("CC_VERSION_TEXT")
+    return value.strip('"') if value else None
 
 
 def _reproduce(
@@ -294,6 +346,7 @@ def main_job(
     *,
     json_path: Path | None = None,
     junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
     passthrough: list[str] | None = None,
 ) -> Exit:
     path = make_tree(ctx, tree.Source())
@@ -308,6 +361,7 @@ def main_job(
             passthrough=passthrough,
             json_path=per_target(json_path, arch, len(arches) > 1),
             junit_path=per_target(junit_path, arch, len(arches) > 1),
+            kcidb_path=per_target(kcidb_path, arch, len(arches) > 1),
         )
         worst = max(worst, code)
     return worst

@@ -285,14 +285,19 @@ def subject(mail: str) -> str:
     return re.sub(r"\n[ \t]+", " ", match.group(1)).strip() if match else ""
 
 
-def _format_patches(repo: git.Repo, into: Path) -> list[Path]:
-    subprocess.run(
-        ["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", str(into), f"{BASE_TAG}..HEAD"],
-        cwd=repo.working_tree_dir,
-        check=True,
-        capture_output=True,
-    )
-    return sorted(into.glob("*.patch"))
+def formatted(repo: git.Repo) -> list[tuple[str, bytes]]:
+    """The commits since the base as export writes them: (file name, mail), in order."""
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            ["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", scratch, f"{BASE_TAG}..HEAD"],
+            cwd=repo.working_tree_dir,
+            check=True,
+            capture_output=True,
+        )
+        # format-patch numbers the files; the order lives in `series` instead.
+        return [
+            (m.name.split("-", 1)[1], m.read_bytes()) for m in sorted(Path(scratch).glob("*.patch"))
+        ]
 
 
 def _guard_destination(project: Project) -> None:
@@ -315,10 +320,7 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     _guard_destination(project)
     old = full_series(project)
     local_subjects = {subject(p.path.read_text(errors="replace")) for p in old if p.local}
-    with tempfile.TemporaryDirectory() as scratch:
-        mails = [
-            (m.name.split("-", 1)[1], m.read_bytes()) for m in _format_patches(repo, Path(scratch))
-        ]
+    mails = formatted(repo)
     new: dict[bool, list[tuple[str, bytes]]] = {False: [], True: []}
     for name, body in mails:
         local = subject(body.decode(errors="replace")) in local_subjects

@@ -14,8 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from kcidb_io.schema import V5_3
 
-from growstack import pipeline, series, tree
+from growstack import kcidb, pipeline, series, tree
 from growstack.errors import Exit
 from growstack.project import Project
 
@@ -69,7 +70,10 @@ def test_growstack_run_on_uml_passes_with_our_suites(
     kernel_context: pipeline.Context, tmp_path: Path
 ) -> None:
     json_path, junit_path = tmp_path / "results.json", tmp_path / "junit.xml"
-    code = pipeline.main_job(kernel_context, ["um"], json_path=json_path, junit_path=junit_path)
+    kcidb_path = tmp_path / "kcidb.json"
+    code = pipeline.main_job(
+        kernel_context, ["um"], json_path=json_path, junit_path=junit_path, kcidb_path=kcidb_path
+    )
     results = json.loads(json_path.read_text())
     assert code == Exit.OK, results["counts"]
     assert results["status"] in ("PASS", "SKIP")
@@ -95,6 +99,14 @@ def test_growstack_run_on_uml_passes_with_our_suites(
     assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == {
         case["name"] for case in mman["subtests"]
     }
+    # The same run for KCIDB: valid, the series' patchset hash, every case a test.
+    doc = json.loads(kcidb_path.read_text())
+    V5_3.validate_exactly(doc)
+    project = kernel_context.project
+    patches = [patch.path.read_bytes() for patch in series.full_series(project)]
+    assert doc["checkouts"][0]["patchset_hash"] == kcidb.patchset_hash(patches)
+    assert doc["builds"][0]["compiler"].startswith("gcc")
+    assert sum(test["path"].startswith("mman.") for test in doc["tests"]) == len(mman["subtests"])
 
 
 def test_drop_in_kunit_script_configures_our_series(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from growstack import series, tree
+from growstack import kcidb, pipeline, series, tree
 from growstack.errors import Exit, SeriesError
 from growstack.progress import Status
 from growstack.project import Project
@@ -49,6 +49,17 @@ def developed(tmp_path: Path, tarball: Path, workspace: Path) -> tuple[Project, 
     commit_change(path, "mm/stack.c", "int stack;\n", "mm: add stack")
     series.export(path, project)
     return project, path
+
+
+def test_the_patchset_hash_of_a_tree_is_that_of_its_exported_patches(
+    developed: tuple[Project, Path],
+) -> None:
+    project, path = developed
+    files = [patch.path.read_bytes() for patch in series.full_series(project)]
+    assert len(files) == 2
+    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] == kcidb.patchset_hash(files)
+    (path / "mm/mmap.c").write_text("uncommitted\n")
+    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] is None
 
 
 def carried(path: Path) -> list[str]:
