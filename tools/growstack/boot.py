@@ -46,19 +46,36 @@ class Crash:
 
 
 CRASHES = {
-    "overflow": Crash("EXHAUST_STACK", (), (
-        ("names_the_task", r"kstack: overflow of the kernel stack of crash\[1\] on CPU \d+"),
-        ("names_the_stack", r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
-                            r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+"),
-        ("kernel_stops", r"Kernel panic - not syncing"),
-    )),
-    "empty-reserve": Crash("EXHAUST_STACK", ("fail_fault=1",), (
-        ("names_the_task", r"kstack: cannot grow the kernel stack of crash\[1\]: the reserve of "
-                           r"CPU \d+ holds 0 pages, \d+ needed \(injected by fail_kstack_fault\)"),
-        ("names_the_stack", r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
-                            r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+"),
-        ("kernel_stops", r"Kernel panic - not syncing: Kernel stack of crash\[1\] cannot grow"),
-    )),
+    "overflow": Crash(
+        "EXHAUST_STACK",
+        (),
+        (
+            ("names_the_task", r"kstack: overflow of the kernel stack of crash\[1\] on CPU \d+"),
+            (
+                "names_the_stack",
+                r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
+                r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+",
+            ),
+            ("kernel_stops", r"Kernel panic - not syncing"),
+        ),
+    ),
+    "empty-reserve": Crash(
+        "EXHAUST_STACK",
+        ("fail_fault=1",),
+        (
+            (
+                "names_the_task",
+                r"kstack: cannot grow the kernel stack of crash\[1\]: the reserve of "
+                r"CPU \d+ holds 0 pages, \d+ needed \(injected by fail_kstack_fault\)",
+            ),
+            (
+                "names_the_stack",
+                r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
+                r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+",
+            ),
+            ("kernel_stops", r"Kernel panic - not syncing: Kernel stack of crash\[1\] cannot grow"),
+        ),
+    ),
 }
 
 
@@ -92,8 +109,10 @@ def boot_config(project_kunit: Path, arch: str) -> Path:
     path = project_kunit / BOOT_CONFIG.format(arch=arch)
     if not path.is_file():
         known = sorted(p.stem for p in (project_kunit / "boot").glob("*.config"))
-        raise UsageError(f"growstack boot has no kernel config for arch {arch!r}",
-                         f"boot one of: {', '.join(known) or 'none'}")
+        raise UsageError(
+            f"growstack boot has no kernel config for arch {arch!r}",
+            f"boot one of: {', '.join(known) or 'none'}",
+        )
     return path
 
 
@@ -104,8 +123,9 @@ def prepare_kernel(request: Request, status: Status) -> None:
     status.update("configuring um with kconfiglib", topic="config")
     config.configure(request.tree, request.build_dir, "um", [request.config_fragment])
     status.clear()
-    build.make(request.tree, request.build_dir, "um", status,
-               request.build_dir / "growstack-build.log")
+    build.make(
+        request.tree, request.build_dir, "um", status, request.build_dir / "growstack-build.log"
+    )
     if request.bench_module:
         _build_module(request, status)
 
@@ -120,9 +140,15 @@ def _build_module(request: Request, status: Status) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     shutil.copytree(GUEST / BENCH_MODULE, workdir)
-    build.make(request.tree, request.build_dir, "um", status,
-               request.build_dir / "growstack-module.log", extra=(f"M={workdir}",),
-               targets=("modules",))
+    build.make(
+        request.tree,
+        request.build_dir,
+        "um",
+        status,
+        request.build_dir / "growstack-module.log",
+        extra=(f"M={workdir}",),
+        targets=("modules",),
+    )
 
 
 def _install_module(request: Request) -> None:
@@ -143,8 +169,9 @@ def prepare_root(request: Request, status: Status) -> None:
     if not source.is_file():
         known = sorted(p.stem for p in GUEST.glob("*.c"))
         raise UsageError(f"no guest program {request.program!r}", f"pick one of {', '.join(known)}")
-    gcc = deps.require_command("gcc", "build-essential", status,
-                               why="compiling the program the kernel boots to")
+    gcc = deps.require_command(
+        "gcc", "build-essential", status, why="compiling the program the kernel boots to"
+    )
     if request.program == selftests.INIT:
         selftests.install(request.tree, request.root, gcc)
     else:
@@ -156,9 +183,17 @@ def command(request: Request) -> list[str]:
     if request.crash:
         crash = CRASHES[request.crash]
         env += [f"crash={crash.lkdtm}", *crash.env]
-    return [str(request.build_dir / "linux"), f"mem={request.mem}", "console=tty",
-            "rootfstype=hostfs", f"rootflags={request.root}", "rw",
-            f"init=/{request.program}", *request.kernel_args, *env]
+    return [
+        str(request.build_dir / "linux"),
+        f"mem={request.mem}",
+        "console=tty",
+        "rootfstype=hostfs",
+        f"rootflags={request.root}",
+        "rw",
+        f"init=/{request.program}",
+        *request.kernel_args,
+        *env,
+    ]
 
 
 def boot(request: Request, status: Status) -> Outcome:
@@ -189,17 +224,24 @@ def boot(request: Request, status: Status) -> Outcome:
     return Outcome(run, log_path, argv, returncode, figures, seconds)
 
 
-def _console(argv: list[str], timeout: int, log_path: Path, status: Status
-             ) -> tuple[list[str], int | None]:
+def _console(
+    argv: list[str], timeout: int, log_path: Path, status: Status
+) -> tuple[list[str], int | None]:
     """Run the kernel with a deadline; its console lines and exit status (None: killed)."""
     lines: list[str] = []
     killed = threading.Event()
     status.update(f"booting {Path(argv[0]).name} to {argv[6]}", topic="boot")
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="backslashreplace",
+            start_new_session=True,
+        )
 
         def kill() -> None:
             killed.set()
@@ -220,8 +262,9 @@ def _console(argv: list[str], timeout: int, log_path: Path, status: Status
     return lines, None if killed.is_set() else proc.returncode
 
 
-def _verdict(name: str, ok: bool, reason: str = "", log: list[str] | None = None
-             ) -> ktap.TestResult:
+def _verdict(
+    name: str, ok: bool, reason: str = "", log: list[str] | None = None
+) -> ktap.TestResult:
     status = ktap.Status.PASS if ok else ktap.Status.FAIL
     return ktap.TestResult(name, status, reason="" if ok else reason, log=log or [])
 
@@ -230,18 +273,26 @@ def judge_program(lines: list[str], returncode: int | None) -> ktap.Run:
     """The program's own KTAP, plus whether the machine then shut down cleanly."""
     run = ktap.parse(lines, timed_out=returncode is None)
     if returncode is None:
-        shutdown = ktap.TestResult("clean_shutdown", ktap.Status.TIMEOUT,
-                                   reason="the kernel was still running at the timeout")
+        shutdown = ktap.TestResult(
+            "clean_shutdown",
+            ktap.Status.TIMEOUT,
+            reason="the kernel was still running at the timeout",
+        )
     else:
         powered_down = any(_POWER_DOWN in line for line in lines)
-        shutdown = _verdict("clean_shutdown", powered_down and returncode == 0,
-                            f"no '{_POWER_DOWN}' (exit status {returncode})",
-                            [line for line in lines if "panic" in line.lower()][:20])
+        shutdown = _verdict(
+            "clean_shutdown",
+            powered_down and returncode == 0,
+            f"no '{_POWER_DOWN}' (exit status {returncode})",
+            [line for line in lines if "panic" in line.lower()][:20],
+        )
     run.tests.append(shutdown)
     if any(_FP_REGS_FAILED in line for line in lines):
-        run.warnings.append("UML could not load a process's FP registers: the host's XSAVE "
-                            "area is larger than UML 6.12's; boot a tree with patches/local/ "
-                            "applied (`growstack apply` without --no-local)")
+        run.host_warnings.append(
+            "UML could not load a process's FP registers: the host's "
+            "XSAVE area is larger than UML 6.12's; boot a tree with "
+            "patches/local/ applied (`growstack apply` without --no-local)"
+        )
     return run
 
 
@@ -252,15 +303,30 @@ def judge_crash(lines: list[str], returncode: int | None, crash: str) -> ktap.Ru
     for name, pattern in CRASHES[crash].expect:
         regex = re.compile(pattern)
         found = next((i for i in range(position, len(lines)) if regex.search(lines[i])), None)
-        tests.append(_verdict(name, found is not None, f"no line matching /{pattern}/"
-                              + (" after the previous one" if position else "")))
+        tests.append(
+            _verdict(
+                name,
+                found is not None,
+                f"no line matching /{pattern}/" + (" after the previous one" if position else ""),
+            )
+        )
         if found is not None:
             position = found + 1
     survived = [line for line in lines if "the kernel survived" in line]
-    tests.append(_verdict("does_not_continue", not survived and returncode is not None,
-                          "the kernel survived the crash" if survived else
-                          "the kernel hung: still running at the timeout"))
-    suite = ktap.TestResult(f"crash_{crash.replace('-', '_')}",
-                            ktap.worst(t.status for t in tests), subtests=tests,
-                            plan=len(tests), log=lines[-60:])
+    tests.append(
+        _verdict(
+            "does_not_continue",
+            not survived and returncode is not None,
+            "the kernel survived the crash"
+            if survived
+            else "the kernel hung: still running at the timeout",
+        )
+    )
+    suite = ktap.TestResult(
+        f"crash_{crash.replace('-', '_')}",
+        ktap.worst(t.status for t in tests),
+        subtests=tests,
+        plan=len(tests),
+        log=lines[-60:],
+    )
     return ktap.Run(tests=[suite], warnings=[], found_ktap=True, timed_out=returncode is None)

@@ -48,7 +48,7 @@ class BuildWatch(threading.Thread):
 
     def count(self) -> int:
         total = 0
-        stack = [self.build_dir]
+        stack = [str(self.build_dir)]
         while stack:
             try:
                 with os.scandir(stack.pop()) as entries:
@@ -80,12 +80,28 @@ class BuildWatch(threading.Thread):
             (self.build_dir / _OBJECT_RECORD).write_text(str(self.count()))
 
 
-def make(tree: Path, build_dir: Path, arch: str, status: Status, log_path: Path, *,
-         cross_compile: str | None = None, targets: tuple[str, ...] = (),
-         extra: tuple[str, ...] = ()) -> None:
+def make(
+    tree: Path,
+    build_dir: Path,
+    arch: str,
+    status: Status,
+    log_path: Path,
+    *,
+    cross_compile: str | None = None,
+    targets: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+) -> None:
     """make -C tree O=build_dir ARCH=arch [targets], logged, with progress; BuildFailed on error."""
-    argv = ["make", "-C", str(tree), f"O={build_dir}", f"ARCH={arch}",
-            f"-j{os.cpu_count() or 1}", *extra, *targets]
+    argv = [
+        "make",
+        "-C",
+        str(tree),
+        f"O={build_dir}",
+        f"ARCH={arch}",
+        f"-j{os.cpu_count() or 1}",
+        *extra,
+        *targets,
+    ]
     if cross_compile:
         argv.insert(5, f"CROSS_COMPILE={cross_compile}")
     watch = BuildWatch(build_dir, status, arch)
@@ -93,8 +109,9 @@ def make(tree: Path, build_dir: Path, arch: str, status: Status, log_path: Path,
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
-        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=environment())
+        result = subprocess.run(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment()
+        )
     watch.finish(ok=result.returncode == 0)
     status.clear()
     if result.returncode != 0:

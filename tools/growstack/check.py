@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from . import build, deps, pipeline, series, targets
-from .kunitconfig import KERNEL_DEFAULT, available
 from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
+from .kunitconfig import KERNEL_DEFAULT, available
 from .progress import Status, human_seconds
 from .project import Project
 from .tree import BASE_TAG, WORK_BRANCH, open_repo
@@ -50,6 +50,7 @@ class Report:
 
 # -- 1. apply and re-export --------------------------------------------------------
 
+
 def require_zero_export(tree: Path, project: Project) -> None:
     """The applied series must export to exactly the files in patches/."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -64,33 +65,42 @@ def require_zero_export(tree: Path, project: Project) -> None:
             f"the series applies but does not export back unchanged: {names} would change",
             "run `growstack apply` and `growstack export` in a work tree and commit the "
             "result, so that patches/ is what git format-patch writes",
-            exit_code=Exit.EXPORT_DIFFERS)
+            exit_code=Exit.EXPORT_DIFFERS,
+        )
 
 
 # -- 2. checkpatch -------------------------------------------------------------------
 
-def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Status,
-               out: TextIO) -> None:
+
+def checkpatch(
+    tree: Path, patches: list[series.Patch], root: Path, status: Status, out: TextIO
+) -> None:
     """scripts/checkpatch.pl --strict on each patch; every finding is printed."""
     script = tree / "scripts/checkpatch.pl"
     if not script.is_file():
-        raise MissingDependency(f"{tree} has no scripts/checkpatch.pl",
-                                "check needs a Linux tree as its base")
+        raise MissingDependency(
+            f"{tree} has no scripts/checkpatch.pl", "check needs a Linux tree as its base"
+        )
     env = deps.checkpatch_env(status)
     totals = [0, 0, 0]
     dirty: list[str] = []
     first = ""
     for number, patch in enumerate(patches, 1):
-        status.update(f"checkpatch --strict {number}/{len(patches)}: {patch.name}",
-                      topic="checkpatch")
-        result = subprocess.run(["perl", str(script), "--strict", "--terse", "--show-types",
-                                 str(patch.path)],
-                                cwd=tree, env=env, capture_output=True, text=True)
+        status.update(
+            f"checkpatch --strict {number}/{len(patches)}: {patch.name}", topic="checkpatch"
+        )
+        result = subprocess.run(
+            ["perl", str(script), "--strict", "--terse", "--show-types", str(patch.path)],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         shown = _relative(patch.path, root)
         matches = [m for m in map(_FINDING.match, result.stdout.splitlines()) if m]
         total = next((m for m in map(_TOTAL.match, result.stdout.splitlines()) if m), None)
         if total:
-            totals = [t + int(n) for t, n in zip(totals, total.groups())]
+            totals = [t + int(n) for t, n in zip(totals, total.groups(), strict=True)]
         answers = {}
         if any(m.group(4) == PATH_CHANGES for m in matches):
             answers[PATH_CHANGES] = answer_path_changes(tree, patch.path, env)
@@ -98,15 +108,19 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
             answers[UNKNOWN_COMMIT] = "the base has no git history to look commit ids up in"
         answered = [m for m in matches if answers.get(m.group(4))]
         for m in answered:
-            print(f"{shown}:{m.group(2)}: answered {m.group(4)}: {answers[m.group(4)]}",
-                  file=out)
+            print(f"{shown}:{m.group(2)}: answered {m.group(4)}: {answers[m.group(4)]}", file=out)
             totals[1] -= 1
-        findings = [f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(5)}"
-                    for m in matches if m not in answered]
+        findings = [
+            f"{shown}:{m.group(2)}: {m.group(3)}: {m.group(5)}"
+            for m in matches
+            if m not in answered
+        ]
         if findings or (result.returncode != 0 and not answered):
             dirty.append(patch.name)
-            lines = findings or [f"{shown}: checkpatch.pl exited {result.returncode}: "
-                                 f"{_last_line(result.stderr or result.stdout)}"]
+            lines = findings or [
+                f"{shown}: checkpatch.pl exited {result.returncode}: "
+                f"{_last_line(result.stderr or result.stdout)}"
+            ]
             first = first or lines[0]
             status.clear()
             for line in lines:
@@ -114,10 +128,12 @@ def checkpatch(tree: Path, patches: list[series.Patch], root: Path, status: Stat
     status.clear()
     if dirty:
         errors, warnings, checks = totals
-        raise CheckFailed(f"checkpatch --strict: {errors} error(s), {warnings} warning(s), "
-                          f"{checks} check(s) in {len(dirty)} of {len(patches)} patch(es); "
-                          f"first: {first}",
-                          "fix the commits in a work tree, `growstack export`, and check again")
+        raise CheckFailed(
+            f"checkpatch --strict: {errors} error(s), {warnings} warning(s), "
+            f"{checks} check(s) in {len(dirty)} of {len(patches)} patch(es); "
+            f"first: {first}",
+            "fix the commits in a work tree, `growstack export`, and check again",
+        )
 
 
 def answered_everywhere(tree: Path, patches: list[Path], env: dict[str, str]) -> list[str]:
@@ -134,8 +150,9 @@ def answered_everywhere(tree: Path, patches: list[Path], env: dict[str, str]) ->
 
 def has_history(tree: Path) -> bool:
     """Whether the base commit has parents, i.e. upstream history to check commit ids in."""
-    result = subprocess.run(["git", "rev-list", "--count", BASE_TAG], cwd=tree,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "rev-list", "--count", BASE_TAG], cwd=tree, capture_output=True, text=True
+    )
     return result.returncode == 0 and result.stdout.strip() != "1"
 
 
@@ -147,18 +164,35 @@ def changed_files(patch_text: str) -> list[str] | None:
             return None
         added = re.search(r"^new file mode [\s\S]*?^\+\+\+ b/(\S+)", block, re.M)
         renamed = re.search(r"^rename to (\S+)", block, re.M)
-        if added or renamed:
-            files.append((added or renamed).group(1))
+        match = added or renamed
+        if match:
+            files.append(match.group(1))
     return files
 
 
 def maintainers_sections(tree: Path, path: str, env: dict[str, str]) -> list[str]:
     """The MAINTAINERS sections get_maintainer.pl finds for `path`, less THE REST."""
-    result = subprocess.run(["perl", "scripts/get_maintainer.pl", "--nogit", "--nogit-fallback",
-                             "--no-rolestats", "--sections", "-f", path],
-                            cwd=tree, env=env, capture_output=True, text=True)
-    return [line for line in result.stdout.splitlines()
-            if line.strip() and not re.match(r"^[A-Z]:\t", line) and line != "THE REST"]
+    result = subprocess.run(
+        [
+            "perl",
+            "scripts/get_maintainer.pl",
+            "--nogit",
+            "--nogit-fallback",
+            "--no-rolestats",
+            "--sections",
+            "-f",
+            path,
+        ],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return [
+        line
+        for line in result.stdout.splitlines()
+        if line.strip() and not re.match(r"^[A-Z]:\t", line) and line != "THE REST"
+    ]
 
 
 def answer_path_changes(tree: Path, patch: Path, env: dict[str, str]) -> str | None:
@@ -192,10 +226,13 @@ def _last_line(text: str) -> str:
 
 # -- 3. every prefix builds ----------------------------------------------------------
 
+
 def first_error(lines: list[str]) -> str:
     """The line that says why a kernel build failed: the compiler's, else make's."""
-    for pattern in (r": (?:fatal )?error: |undefined reference to|: multiple definition of",
-                    r"\*\*\*|Error \d+"):
+    for pattern in (
+        r": (?:fatal )?error: |undefined reference to|: multiple definition of",
+        r"\*\*\*|Error \d+",
+    ):
         for line in lines:
             if re.search(pattern, line):
                 return line.strip()
@@ -207,18 +244,26 @@ def _build_key(tree_id: str, config_text: str, target: targets.Target) -> str:
     return f"{target.arch} {target.cross_compile or '-'} {tree_id} {digest}"
 
 
-def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: targets.Target,
-                   build_dir: Path, status: Status) -> tuple[int, int]:
+def build_prefixes(
+    tree: Path,
+    commits: list[tuple[str, series.Patch]],
+    target: targets.Target,
+    build_dir: Path,
+    status: Status,
+) -> tuple[int, int]:
     """Build the tree at each commit in turn; (built, reused). Raises at the first failure.
 
     `build_dir` holds the .config for the whole series; each prefix starts
     from it and `make olddefconfig` drops what that prefix does not have yet.
     """
-    deps.ensure(list(deps.BUILD_PACKAGES) + target.packages, status,
-                why=f"building {target.arch} kernels")
+    deps.ensure(
+        list(deps.BUILD_PACKAGES) + target.packages, status, why=f"building {target.arch} kernels"
+    )
     if not shutil.which(f"{target.cross_compile or ''}gcc"):
-        raise MissingDependency(f"no C compiler: {target.cross_compile or ''}gcc is not on PATH",
-                                "install build-essential (or the cross gcc for this arch)")
+        raise MissingDependency(
+            f"no C compiler: {target.cross_compile or ''}gcc is not on PATH",
+            "install build-essential (or the cross gcc for this arch)",
+        )
     repo = open_repo(tree)
     config_text = (build_dir / ".config").read_text()
     record = build_dir / _BUILT_RECORD
@@ -231,20 +276,30 @@ def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: 
             if key in done:
                 reused += 1
                 continue
-            status.log(f"check: building patch {number}/{len(commits)} ({patch.name}) "
-                       f"on {target.arch}")
+            status.log(
+                f"check: building patch {number}/{len(commits)} ({patch.name}) on {target.arch}"
+            )
             repo.git.checkout("--quiet", "--detach", commit)
             (build_dir / ".config").write_text(config_text)
             try:
                 for goal in (("olddefconfig",), ()):
-                    build.make(tree, build_dir, target.arch, status, log_path,
-                               cross_compile=target.cross_compile, targets=goal)
+                    build.make(
+                        tree,
+                        build_dir,
+                        target.arch,
+                        status,
+                        log_path,
+                        cross_compile=target.cross_compile,
+                        targets=goal,
+                    )
             except BuildFailed:
                 lines = log_path.read_text(errors="replace").splitlines()
                 error = first_error(lines).replace(f"{tree}/", "")
-                raise BuildFailed(f"patch {number}/{len(commits)} {patch.name} breaks the "
-                                  f"{target.arch} build: {error}", "fix it so the series stays "
-                                  f"bisectable; full log: {log_path}") from None
+                raise BuildFailed(
+                    f"patch {number}/{len(commits)} {patch.name} breaks the "
+                    f"{target.arch} build: {error}",
+                    f"fix it so the series stays bisectable; full log: {log_path}",
+                ) from None
             built += 1
             done.add(key)
             with open(record, "a") as keys:
@@ -258,39 +313,53 @@ def build_prefixes(tree: Path, commits: list[tuple[str, series.Patch]], target: 
 
 # -- the command ---------------------------------------------------------------------
 
+
 def hygiene(ctx: pipeline.Context, tree: Path) -> int:
     """Steps 1 and 2 on `tree`, the release tree: re-export and checkpatch; the patch count."""
     mailed = series.read_series(ctx.project.patches / "series")
     require_zero_export(tree, ctx.project)
-    ctx.status.log(f"check: the {len(mailed)} mailed patch(es) apply on the base and export "
-                   "back unchanged")
+    ctx.status.log(
+        f"check: the {len(mailed)} mailed patch(es) apply on the base and export back unchanged"
+    )
     checkpatch(tree, mailed, ctx.project.root, ctx.status, ctx.out)
     ctx.status.log(f"check: checkpatch --strict is clean on all {len(mailed)} patch(es)")
     return len(mailed)
 
 
-def builds(ctx: pipeline.Context, tree: Path, arch: str,
-           fragments: list[str] | None) -> tuple[int, int]:
+def builds(
+    ctx: pipeline.Context, tree: Path, arch: str, fragments: list[str] | None
+) -> tuple[int, int]:
     """Step 3 for `arch`: every prefix of the series in `tree` builds; (built, reused)."""
     started = time.monotonic()
     mailed = series.read_series(ctx.project.patches / "series")
-    commits = [c.hexsha for c in open_repo(tree).iter_commits(f"{BASE_TAG}..{WORK_BRANCH}",
-                                                               reverse=True)]
+    commits = [
+        c.hexsha for c in open_repo(tree).iter_commits(f"{BASE_TAG}..{WORK_BRANCH}", reverse=True)
+    ]
     assert len(commits) == len(mailed), "the release tree must carry exactly the series"
     build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
-    pipeline.configure(ctx, tree, arch, fragments or default_fragments(ctx, arch), build_dir,
-                       "olddefconfig")
+    pipeline.configure(
+        ctx, tree, arch, fragments or default_fragments(ctx, arch), build_dir, "olddefconfig"
+    )
     target = targets.resolve(arch, tree, ctx.project)
-    built, reused = build_prefixes(tree, list(zip(commits, mailed)), target, build_dir,
-                                   ctx.status)
-    ctx.status.log(f"check: every prefix of the series builds on {arch} ({built} built, "
-                   f"{reused} already built before), "
-                   f"{human_seconds(time.monotonic() - started)}")
+    built, reused = build_prefixes(
+        tree, list(zip(commits, mailed, strict=True)), target, build_dir, ctx.status
+    )
+    ctx.status.log(
+        f"check: every prefix of the series builds on {arch} ({built} built, "
+        f"{reused} already built before), "
+        f"{human_seconds(time.monotonic() - started)}"
+    )
     return built, reused
 
 
-def run(ctx: pipeline.Context, tree: Path, *, arches: list[str], fragments: list[str] | None,
-        build: bool = True) -> Report:
+def run(
+    ctx: pipeline.Context,
+    tree: Path,
+    *,
+    arches: list[str],
+    fragments: list[str] | None,
+    build: bool = True,
+) -> Report:
     """All checks on `tree`, the release tree with the mailed series applied."""
     started = time.monotonic()
     report = Report(patches=hygiene(ctx, tree))

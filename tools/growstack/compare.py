@@ -38,13 +38,17 @@ def load(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
     except OSError as err:
-        raise UsageError(f"cannot read results {path}: {err.strerror}",
-                         "pass a file written by growstack test --json") from None
+        raise UsageError(
+            f"cannot read results {path}: {err.strerror}",
+            "pass a file written by growstack test --json",
+        ) from None
     except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise UsageError(f"{path} is not a growstack results file",
-                         "pass a file written by growstack test --json or growstack parse --json")
+        raise UsageError(
+            f"{path} is not a growstack results file",
+            "pass a file written by growstack test --json or growstack parse --json",
+        )
     cases: dict[str, str] = {}
     _leaves(data.get("suites", []), (), cases)
     return cases
@@ -80,7 +84,9 @@ def lines(result: Comparison) -> list[str]:
     out += [f"gone     {path}" for path in result.only_old]
     out += [f"new      {path}" for path in result.only_new]
     verdict = "differ" if result.differs else "agree"
-    out.append(f"results {verdict}: {result.same} test(s) the same, {len(result.changed)} "
-               f"changed, {len(result.only_old)} gone, {len(result.only_new)} new, "
-               f"{result.ignored} ignored")
+    out.append(
+        f"results {verdict}: {result.same} test(s) the same, {len(result.changed)} "
+        f"changed, {len(result.only_old)} gone, {len(result.only_new)} new, "
+        f"{result.ignored} ignored"
+    )
     return out

@@ -20,12 +20,25 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import kconfiglib
-from kconfiglib import AND, BOOL, EQUAL, NOT, OR, TRISTATE, UNEQUAL, Choice, Symbol, expr_str, expr_value
+from kconfiglib import (
+    AND,
+    BOOL,
+    EQUAL,
+    NOT,
+    OR,
+    TRISTATE,
+    UNEQUAL,
+    Choice,
+    Symbol,
+    expr_str,
+    expr_value,
+)
 
 from . import kunitconfig
 from .errors import ConfigFailed, MissingDependency, UsageError
@@ -48,6 +61,9 @@ _DEFCONFIG = {
 _TOOLS = {"CC": "gcc", "LD": "ld", "AR": "ar", "NM": "nm", "OBJCOPY": "objcopy"}
 _MEMO_SIZE = 4  # parsed trees kept per process: one per arch in use
 _parsed: dict[tuple, tuple[str, Kconfig]] = {}
+# A kconfiglib expression: a Symbol, a Choice or an (operator, operand...)
+# tuple. kconfiglib has no type hints, so this cannot be narrower.
+Expr = Any
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,9 @@ class UnmetConfig(ConfigFailed):
 
     def __init__(self, violations: Sequence[Violation]):
         first, more = violations[0], len(violations) - 1
-        super().__init__(first.what + (f" (+{more} more unmet settings)" if more else ""), first.todo)
+        super().__init__(
+            first.what + (f" (+{more} more unmet settings)" if more else ""), first.todo
+        )
         self.details = [str(v) for v in violations]
 
 
@@ -109,13 +127,17 @@ def _package(name: str, cross_compile: str) -> str:
 
 def _require(tool: str, package: str) -> None:
     if shutil.which(tool) is None:
-        raise MissingDependency(f"{tool} not found, needed to configure the kernel", f"install {package}")
+        raise MissingDependency(
+            f"{tool} not found, needed to configure the kernel", f"install {package}"
+        )
 
 
 def kernelversion(tree: Path) -> str:
     """KERNELVERSION as the top Makefile computes it."""
     head = (tree / "Makefile").read_text(encoding="utf-8", errors="replace")[:2000]
-    v = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)", head, re.M))
+    v = dict(
+        re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(\S*)", head, re.M)
+    )
     version = v.get("VERSION", "")
     if v.get("PATCHLEVEL"):
         version += "." + v["PATCHLEVEL"]
@@ -146,12 +168,16 @@ def kconfig_env(tree: Path, arch: str, cross_compile: str | None = None) -> dict
         "PYTHON3": "python3",
         "CLANG_FLAGS": "",
         "KERNELVERSION": kernelversion(tree),
-        "CC_VERSION_TEXT": _first_line([tools["CC"], "--version"], {**os.environ, "LC_ALL": "C"}).replace("#", ""),
+        "CC_VERSION_TEXT": _first_line(
+            [tools["CC"], "--version"], {**os.environ, "LC_ALL": "C"}
+        ).replace("#", ""),
         "RUSTC_VERSION_TEXT": _first_line(["rustc", "--version"]).replace("#", ""),
     }
     if arch == "um":  # arch/um/Makefile
         env["SUBARCH"] = _subarch()
-        env["HEADER_ARCH"] = "x86" if env["SUBARCH"] in ("x86", "x86_64", "i386") else env["SUBARCH"]
+        env["HEADER_ARCH"] = (
+            "x86" if env["SUBARCH"] in ("x86", "x86_64", "i386") else env["SUBARCH"]
+        )
     return env
 
 
@@ -182,7 +208,9 @@ def _digest(*parts: bytes) -> str:
 
 def _tree_files(tree: Path, kconf: Kconfig) -> list[str]:
     # Everything the parse read: Kconfig files, and the scripts $(shell,...) runs.
-    return sorted({*kconf.kconfig_filenames, *(str(p.relative_to(tree)) for p in tree.glob("scripts/*.sh"))})
+    return sorted(
+        {*kconf.kconfig_filenames, *(str(p.relative_to(tree)) for p in tree.glob("scripts/*.sh"))}
+    )
 
 
 def _files_digest(tree: Path, names: Sequence[str]) -> str | None:
@@ -235,9 +263,11 @@ def _parse(tree: Path, env: dict[str, str], workdir: Path) -> Kconfig:
                 f"the Kconfig files of {tree} do not parse: {str(e).strip().splitlines()[0]}",
                 "fix the Kconfig syntax (a patch of the series may have broken it)",
             ) from e
-    while len(_parsed) >= _MEMO_SIZE:
-        del _parsed[next(iter(_parsed))]
-    _parsed[memo_key] = (_files_digest(tree, _tree_files(tree, kconf)), kconf)
+    read = _files_digest(tree, _tree_files(tree, kconf))
+    if read is not None:  # a tree whose files cannot all be read is parsed every time
+        while len(_parsed) >= _MEMO_SIZE:
+            del _parsed[next(iter(_parsed))]
+        _parsed[memo_key] = (read, kconf)
     return kconf
 
 
@@ -321,7 +351,9 @@ def configure(
     kconf.load_config(str(dot_config))
     _write_atomic(dot_config, kconf.config_text())
 
-    violations = _unmet_settings(kconf, requested, kunitconfig.parse(dot_config.read_text(), str(dot_config)))
+    violations = _unmet_settings(
+        kconf, requested, kunitconfig.parse(dot_config.read_text(), str(dot_config))
+    )
     if violations:
         raise UnmetConfig(violations)
     _write_stamp(build_dir, key, tree, _tree_files(tree, kconf))
@@ -331,7 +363,9 @@ def configure(
 # --- explaining what did not hold ----------------------------------------------
 
 
-def _unmet_settings(kconf: Kconfig, requested: dict[str, str], result: dict[str, str]) -> list[Violation]:
+def _unmet_settings(
+    kconf: Kconfig, requested: dict[str, str], result: dict[str, str]
+) -> list[Violation]:
     """Why each requested setting is not in result (kunit.py's subset check)."""
     violations = []
     for name, value in requested.items():
@@ -360,8 +394,12 @@ def _explain(kconf: Kconfig, name: str, value: str, got: str) -> Violation:
 
 
 def _unknown(kconf: Kconfig, name: str, setting: str) -> Violation:
-    what = f"{setting} names no symbol of {kconf.mainmenu_text.removesuffix(' Kernel Configuration')}"
-    close = difflib.get_close_matches(name, [s.name for s in kconf.unique_defined_syms], n=3, cutoff=0.8)
+    what = (
+        f"{setting} names no symbol of {kconf.mainmenu_text.removesuffix(' Kernel Configuration')}"
+    )
+    close = difflib.get_close_matches(
+        name, [s.name for s in kconf.unique_defined_syms], n=3, cutoff=0.8
+    )
     if close:
         what += ", did you mean " + " or ".join(f"CONFIG_{c}" for c in close) + "?"
     return Violation(what, f"fix or drop CONFIG_{name}")
@@ -370,8 +408,12 @@ def _unknown(kconf: Kconfig, name: str, setting: str) -> Violation:
 def _explain_tristate(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Violation:
     drop = f"drop {setting}"
     if want == 1 and sym.orig_type is TRISTATE and not kconf.modules.tri_value:
-        return Violation(f"{setting} became y: modules are disabled", f"set CONFIG_MODULES=y or {drop}")
-    selectors = [_selector(t) for t in kconfiglib.split_expr(sym.rev_dep, OR) if expr_value(t) > want]
+        return Violation(
+            f"{setting} became y: modules are disabled", f"set CONFIG_MODULES=y or {drop}"
+        )
+    selectors = [
+        _selector(t) for t in kconfiglib.split_expr(sym.rev_dep, OR) if expr_value(t) > want
+    ]
     if selectors:
         what = f"{setting} cannot hold: it is selected by {_values(selectors)}"
         return Violation(what, f"disable {_names(selectors)} or {drop}")
@@ -388,15 +430,22 @@ def _explain_choice(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Vio
         return Violation(what, "set only one member of a choice to y")
     others = [s for s in sym.choice.syms if s is not sym and s.visibility]
     if not others:
-        return Violation(f"{setting} cannot hold: it is the only visible member of its choice", f"drop {setting}")
-    what = f"{setting} cannot hold: one member of its choice must be y, and no other visible member is"
+        return Violation(
+            f"{setting} cannot hold: it is the only visible member of its choice", f"drop {setting}"
+        )
+    what = (
+        f"{setting} cannot hold: one member of its choice must be y, and no other visible member is"
+    )
     return Violation(what, f"set one of {_names(others, ' or ')} to y")
 
 
 def _explain_range(sym: Symbol, setting: str, got: str) -> Violation:
     for low, high, cond in sym.ranges:
         if expr_value(cond):
-            what = f"{setting} is outside its range {low.str_value}..{high.str_value}, so it became {got}"
+            what = (
+                f"{setting} is outside its range {low.str_value}..{high.str_value}, "
+                f"so it became {got}"
+            )
             return Violation(what, f"use a value in the range or drop {setting}")
     return _unexplained(sym, setting)
 
@@ -406,13 +455,24 @@ def _explain_hidden(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Vio
     drop = f"drop {setting}"
     prompts = [node for node in sym.nodes if node.prompt]
     if not prompts:
-        selectors = [_selector(t) for t in kconfiglib.split_expr(sym.rev_dep, OR) if t is not kconf.n]
+        selectors = [
+            _selector(t) for t in kconfiglib.split_expr(sym.rev_dep, OR) if t is not kconf.n
+        ]
         if not selectors:
-            return Violation(f"{setting} was dropped: {sym.name} has no prompt and is set only by its default", drop)
-        what = f"{setting} was dropped: {sym.name} has no prompt and is set only by select, from {_names(selectors)}"
+            return Violation(
+                f"{setting} was dropped: {sym.name} has no prompt and is set only by its default",
+                drop,
+            )
+        what = (
+            f"{setting} was dropped: {sym.name} has no prompt and is set only by select, "
+            f"from {_names(selectors)}"
+        )
         return Violation(what, f"enable {_names(selectors, ' or ')} or {drop}")
     condition = functools.reduce(kconf._make_or, (node.orig_prompt[1] for node in prompts), kconf.n)
-    for label, expr in (("it depends on", sym.direct_dep), ("its prompt is hidden unless", condition)):
+    for label, expr in (
+        ("it depends on", sym.direct_dep),
+        ("its prompt is hidden unless", condition),
+    ):
         expr = _inline(kconf, expr)
         if expr_value(expr) < want:
             culprits = _culprits(expr, want)
@@ -426,10 +486,12 @@ def _explain_hidden(kconf: Kconfig, sym: Symbol, setting: str, want: int) -> Vio
 
 
 def _unexplained(sym: Symbol, setting: str) -> Violation:
-    return Violation(f"{setting} did not hold, {sym.name}={sym.str_value}", f"inspect {sym.name} in menuconfig")
+    return Violation(
+        f"{setting} did not hold, {sym.name}={sym.str_value}", f"inspect {sym.name} in menuconfig"
+    )
 
 
-def _inline(kconf: Kconfig, expr: object) -> object:
+def _inline(kconf: Kconfig, expr: Expr) -> Expr:
     """expr for people: choices replaced by their dependencies, `y` and
     repeated operands (from nested menus and ifs) dropped."""
     if isinstance(expr, Choice):
@@ -441,12 +503,12 @@ def _inline(kconf: Kconfig, expr: object) -> object:
     return expr
 
 
-def _culprits(expr: object, want: int) -> dict[Symbol, bool | None]:
+def _culprits(expr: Expr, want: int) -> dict[Symbol, bool | None]:
     """Symbols keeping expr below want, each mapped to whether it is too low
     (None: compared with something, so it is neither)."""
     found: dict[Symbol, bool | None] = {}
 
-    def visit(e: object, limit: int, low: bool) -> None:
+    def visit(e: Expr, limit: int, low: bool) -> None:
         # low: e must reach limit; otherwise e must not exceed limit
         value = expr_value(e)
         if (value >= limit) if low else (value <= limit):
@@ -492,7 +554,7 @@ def _has_prompt(sym: Symbol) -> bool:
     return any(node.prompt for node in sym.nodes)
 
 
-def _selector(term: object) -> Symbol:
+def _selector(term: Expr) -> Symbol:
     # select/imply add `selecting_symbol && condition` to the target
     return term[1] if isinstance(term, tuple) else term
 
@@ -501,7 +563,7 @@ def _names(symbols: Sequence[Symbol], separator: str = ", ") -> str:
     return separator.join(f"CONFIG_{s.name}" for s in symbols)
 
 
-def _values(symbols: Sequence[Symbol]) -> str:
+def _values(symbols: Iterable[Symbol]) -> str:
     def value(sym: Symbol) -> str:
         if not sym.nodes:
             return f"{sym.name} is undefined"

@@ -72,8 +72,10 @@ def load(path: Path) -> CoverLetter:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise UsageError(f"{path} does not exist", "write the cover letter there; "
-                         "Documentation/release.md shows the format") from None
+        raise UsageError(
+            f"{path} does not exist",
+            "write the cover letter there; Documentation/release.md shows the format",
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise UsageError(f"cannot read {path}: {err}", "restore it from git") from None
     return parse(text, path)
@@ -88,8 +90,12 @@ def parse(text: str, path: Path) -> CoverLetter:
             continue
         match = _HEADER.match(line)
         if not match or match.group(1) not in _FIELDS:
-            raise _error(path, number, f"{line!r} is not a header field",
-                         f"the header holds {', '.join(_FIELDS)}, then a blank line")
+            raise _error(
+                path,
+                number,
+                f"{line!r} is not a header field",
+                f"the header holds {', '.join(_FIELDS)}, then a blank line",
+            )
         _set_field(cover, match.group(1), match.group(2).strip(), number)
     cover.body = "\n".join(line for line in lines[end:] if not line.startswith("#")).strip()
     return cover
@@ -117,15 +123,26 @@ def _set_field(cover: CoverLetter, name: str, value: str, number: int) -> None:
         cover.change_id = value or None
     elif name == "Version":
         if not value.isdigit() or int(value) < 1:
-            raise _error(cover.path, number, f"Version {value!r} is not a positive number",
-                         "write the version the next send mails, e.g. Version: 1")
+            raise _error(
+                cover.path,
+                number,
+                f"Version {value!r} is not a positive number",
+                "write the version the next send mails, e.g. Version: 1",
+            )
         cover.version = int(value)
     else:
         parts = value.split()
-        if len(parts) != 3 or not re.fullmatch(r"v\d+", parts[0]) \
-                or not re.fullmatch(r"[0-9a-f]{40}", parts[1]):
-            raise _error(cover.path, number, f"Sent line {value!r} is malformed",
-                         "growstack send writes these lines: restore it from git")
+        if (
+            len(parts) != 3
+            or not re.fullmatch(r"v\d+", parts[0])
+            or not re.fullmatch(r"[0-9a-f]{40}", parts[1])
+        ):
+            raise _error(
+                cover.path,
+                number,
+                f"Sent line {value!r} is malformed",
+                "growstack send writes these lines: restore it from git",
+            )
         cover.sent.append(Sent(int(parts[0][1:]), parts[1], parts[2].strip("<>")))
 
 
@@ -133,16 +150,23 @@ def require_complete(cover: CoverLetter) -> None:
     """Refuse a cover letter that still holds placeholders or says nothing."""
     for number, line in enumerate(cover.text.splitlines(), 1):
         if PLACEHOLDER in line and not line.startswith("#"):
-            raise GrowstackError(f"{cover.path}:{number} still holds a placeholder: "
-                                 f"{line.strip()}", f"replace every {PLACEHOLDER} in the "
-                                 "cover letter, commit it, then send again",
-                                 exit_code=Exit.COVER_INCOMPLETE)
+            raise GrowstackError(
+                f"{cover.path}:{number} still holds a placeholder: {line.strip()}",
+                f"replace every {PLACEHOLDER} in the cover letter, commit it, then send again",
+                exit_code=Exit.COVER_INCOMPLETE,
+            )
     if not cover.subject:
-        raise GrowstackError(f"{cover.path} has no Subject", "write a Subject: line in its "
-                             "header", exit_code=Exit.COVER_INCOMPLETE)
+        raise GrowstackError(
+            f"{cover.path} has no Subject",
+            "write a Subject: line in its header",
+            exit_code=Exit.COVER_INCOMPLETE,
+        )
     if not cover.body:
-        raise GrowstackError(f"{cover.path} has no letter", "write it after the blank line "
-                             "that ends the header", exit_code=Exit.COVER_INCOMPLETE)
+        raise GrowstackError(
+            f"{cover.path} has no letter",
+            "write it after the blank line that ends the header",
+            exit_code=Exit.COVER_INCOMPLETE,
+        )
 
 
 def _split_trailers(body: str) -> tuple[str, str]:
@@ -170,8 +194,7 @@ def with_range_diff(text: str, version: int, range_diff: str) -> str:
     return f"{text.rstrip()}\n\n---\nRange-diff against v{version}:\n{range_diff.rstrip()}\n"
 
 
-def record_send(cover: CoverLetter, patches_tree: str, message_id: str,
-                change_id: str) -> str:
+def record_send(cover: CoverLetter, patches_tree: str, message_id: str, change_id: str) -> str:
     """The file's new text after version `cover.version` was mailed.
 
     The version goes up by one, the send is recorded with the change-id,
@@ -182,16 +205,18 @@ def record_send(cover: CoverLetter, patches_tree: str, message_id: str,
     header_end = _header_end(lines)
     header = lines[:header_end]
     new_version = cover.version + 1
-    header = [f"Version: {new_version}" if line.startswith("Version:") else line
-              for line in header]
+    header = [f"Version: {new_version}" if line.startswith("Version:") else line for line in header]
     if not any(line.startswith("Version:") for line in header):
         header.append(f"Version: {new_version}")
     if not cover.change_id:
         header.append(f"Change-Id: {change_id}")
     header.append(f"Sent: v{cover.version} {patches_tree} <{message_id}>")
-    changes = [f"Changes in v{new_version}:",
-               f"- {PLACEHOLDER}: what changed since v{cover.version}.",
-               f"- Link to v{cover.version}: {LINK_MASK.format(message_id)}", ""]
+    changes = [
+        f"Changes in v{new_version}:",
+        f"- {PLACEHOLDER}: what changed since v{cover.version}.",
+        f"- Link to v{cover.version}: {LINK_MASK.format(message_id)}",
+        "",
+    ]
     body = lines[header_end:]
     at = _changelog_position(body)
     if at == len(body) and body and body[-1].strip():

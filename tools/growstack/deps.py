@@ -26,19 +26,25 @@ def as_root(argv: list[str]) -> list[str]:
     """`argv` run as root: directly, through password-less sudo, or not at all."""
     if os.geteuid() == 0:
         return argv
-    if shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"],
-                                               capture_output=True).returncode == 0:
+    if (
+        shutil.which("sudo")
+        and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+    ):
         return ["sudo", "-n", *argv]
-    raise MissingDependency(f"this needs root: {' '.join(argv)}",
-                            "run that command as root, then run growstack again")
+    raise MissingDependency(
+        f"this needs root: {' '.join(argv)}", "run that command as root, then run growstack again"
+    )
 
 
 def missing_packages(packages: tuple[str, ...] | list[str]) -> list[str]:
     """Those of `packages` dpkg does not list as installed ([] off Debian)."""
     if not shutil.which("dpkg-query"):
         return []
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *packages],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package} ${Status}\n", *packages],
+        capture_output=True,
+        text=True,
+    ).stdout
     installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
     return [p for p in packages if p not in installed]
 
@@ -46,8 +52,15 @@ def missing_packages(packages: tuple[str, ...] | list[str]) -> list[str]:
 def apt_install(packages: list[str], status: Status, *, why: str) -> None:
     status.update(f"installing {' '.join(packages)} with apt-get ({why})", topic="apt")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "--allow-downgrades",
-            *packages]
+    argv = [
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "--allow-downgrades",
+        *packages,
+    ]
     result = subprocess.run(as_root(argv), capture_output=True, text=True, env=env)
     if result.returncode != 0:  # a stale package list is the usual cause
         subprocess.run(as_root(["apt-get", "update", "-q"]), capture_output=True, env=env)
@@ -55,8 +68,10 @@ def apt_install(packages: list[str], status: Status, *, why: str) -> None:
     status.clear()
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise MissingDependency(f"apt-get could not install {' '.join(packages)}: {last}",
-                                f"install them by hand ({why})")
+        raise MissingDependency(
+            f"apt-get could not install {' '.join(packages)}: {last}",
+            f"install them by hand ({why})",
+        )
     status.log(f"installed {' '.join(packages)} ({why})")
 
 
@@ -68,8 +83,10 @@ def ensure(packages: tuple[str, ...] | list[str], status: Status, *, why: str) -
     try:
         as_root(["apt-get"])
     except MissingDependency:
-        raise MissingDependency(f"{' '.join(missing)} not installed ({why})",
-                                f"run: sudo apt-get install {' '.join(missing)}") from None
+        raise MissingDependency(
+            f"{' '.join(missing)} not installed ({why})",
+            f"run: sudo apt-get install {' '.join(missing)}",
+        ) from None
     apt_install(missing, status, why=why)
 
 
@@ -81,6 +98,7 @@ def require_command(command: str, package: str, status: Status, *, why: str) -> 
     ensure([package], status, why=why)
     found = shutil.which(command)
     if not found:
-        raise MissingDependency(f"{command} is not on PATH ({why})",
-                                f"install the package that provides it ({package})")
+        raise MissingDependency(
+            f"{command} is not on PATH ({why})", f"install the package that provides it ({package})"
+        )
     return found

@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import requests
 
@@ -58,7 +59,7 @@ def fetch(url: str, sha256: str, dest_dir: Path, status: Status | None = None) -
     return target
 
 
-def _stream(url: str, out, name: str, status: Status) -> None:
+def _stream(url: str, out: BinaryIO, name: str, status: Status) -> None:
     try:
         with requests.get(url, stream=True, timeout=(15, 60)) as response:
             response.raise_for_status()
@@ -71,16 +72,22 @@ def _stream(url: str, out, name: str, status: Status) -> None:
                 rate = done / max(time.monotonic() - start, 1e-3)
                 share = f"{100 * done // total}% " if total else ""
                 of = f"/{human_bytes(total)}" if total else ""
-                status.update(f"downloading {name}: {share}{human_bytes(done)}{of} "
-                              f"at {human_bytes(rate)}/s", topic="download")
+                status.update(
+                    f"downloading {name}: {share}{human_bytes(done)}{of} at {human_bytes(rate)}/s",
+                    topic="download",
+                )
             status.clear()
             if total and done != total:
-                raise BaseTreeError(f"download of {url} ended after {done} of {total} bytes",
-                                    "retry; the connection was cut")
+                raise BaseTreeError(
+                    f"download of {url} ended after {done} of {total} bytes",
+                    "retry; the connection was cut",
+                )
     except requests.RequestException as err:
         status.clear()
-        raise BaseTreeError(f"cannot download {url}: {_reason(err)}",
-                            "check the URL and your network, or pass a local tarball") from None
+        raise BaseTreeError(
+            f"cannot download {url}: {_reason(err)}",
+            "check the URL and your network, or pass a local tarball",
+        ) from None
 
 
 def _reason(err: requests.RequestException) -> str:

@@ -30,6 +30,10 @@ class Exit(IntEnum):
     OUTPUT_NOT_EMPTY = 14  # the directory for the mails is not empty
     NO_SIGNING_KEY = 15  # b4 cannot sign: no patatt key; --no-sign
     RESULTS_DIFFER = 16  # growstack compare: some test's outcome changed
+    KCIDB_NO_TOKEN = 17  # growstack submit: $KCIDB_TOKEN is not set
+    KCIDB_REJECTED = 18  # growstack submit: the endpoint answered with an HTTP error
+    KCIDB_UNREACHABLE = 19  # growstack submit: no answer in time, or no connection
+    KCIDB_INVALID = 20  # a KCIDB document does not validate against its schema
 
 
 MEANING = {
@@ -50,6 +54,10 @@ MEANING = {
     Exit.OUTPUT_NOT_EMPTY: "the output directory is not empty",
     Exit.NO_SIGNING_KEY: "no signing key for the mails",
     Exit.RESULTS_DIFFER: "the two results files differ",
+    Exit.KCIDB_NO_TOKEN: "no KCIDB token in the environment",
+    Exit.KCIDB_REJECTED: "the KCIDB endpoint refused the submission",
+    Exit.KCIDB_UNREACHABLE: "the KCIDB endpoint did not answer",
+    Exit.KCIDB_INVALID: "the KCIDB document does not validate",
 }
 
 

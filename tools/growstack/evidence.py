@@ -38,13 +38,14 @@ def _stale_reason(data: dict, mailed: list[str], local: set[str], base_commit: s
         return "it tested a tree with uncommitted changes"
     if metadata.get("base", {}).get("commit") != base_commit:
         return "it was tested on another base"
-    if tested[:len(mailed)] != mailed or not set(tested[len(mailed):]) <= local:
+    if tested[: len(mailed)] != mailed or not set(tested[len(mailed) :]) <= local:
         return "it tested another version of the series"
     return None
 
 
-def collect(results_dir: Path, mailed: list[str], local: set[str],
-            base_commit: str) -> tuple[list[Result], list[str]]:
+def collect(
+    results_dir: Path, mailed: list[str], local: set[str], base_commit: str
+) -> tuple[list[Result], list[str]]:
     """The results that are evidence for `mailed` (patch-ids), and why others are not."""
     found, skipped = [], []
     for path in sorted(results_dir.glob("*.json")):
@@ -60,15 +61,23 @@ def collect(results_dir: Path, mailed: list[str], local: set[str],
             skipped.append(f"{path.name}: {reason}")
             continue
         metadata = data["metadata"]
-        found.append(Result(arch=metadata.get("arch", path.stem), counts=data["counts"],
-                            status=data.get("status", ""), base=metadata["base"],
-                            command=metadata["reproduce"],
-                            local=metadata["patches"][len(mailed):]))
+        found.append(
+            Result(
+                arch=metadata.get("arch", path.stem),
+                counts=data["counts"],
+                status=data.get("status", ""),
+                base=metadata["base"],
+                command=metadata["reproduce"],
+                local=metadata["patches"][len(mailed) :],
+            )
+        )
     if not found:
         why = f" ({'; '.join(skipped)})" if skipped else ""
-        raise MailError(f"no test results of this version of the series in {results_dir}{why}",
-                        "run `growstack apply` and `growstack test` on it first (or "
-                        "`growstack run`), then send")
+        raise MailError(
+            f"no test results of this version of the series in {results_dir}{why}",
+            "run `growstack apply` and `growstack test` on it first (or "
+            "`growstack run`), then send",
+        )
     return found, skipped
 
 
@@ -77,19 +86,30 @@ def render(results: list[Result], local_subjects: dict[str, str]) -> str:
     width = max(len("arch"), *(len(r.arch) for r in results))
     rows = [f"  {'arch':<{width}}  " + "  ".join(f"{h:>7}" for h in _HEADINGS)]
     for r in results:
-        rows.append(f"  {r.arch:<{width}}  " +
-                    "  ".join(f"{r.counts.get(c, 0):>7}" for c in _COLUMNS))
+        rows.append(
+            f"  {r.arch:<{width}}  " + "  ".join(f"{r.counts.get(c, 0):>7}" for c in _COLUMNS)
+        )
     base = results[0].base
-    prose = [f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), growstack "
-             f"base commit {base.get('commit', '?')[:12]}."]
+    prose = [
+        f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), growstack "
+        f"base commit {base.get('commit', '?')[:12]}."
+    ]
     extra = sorted({pid for r in results for pid in r.local})
     if extra:
         names = "; ".join(local_subjects.get(pid, pid[:12]) for pid in extra)
-        prose.append(f"Tested with {len(extra)} test-environment patch(es) that are not part "
-                     f"of this series: {names}.")
+        prose.append(
+            f"Tested with {len(extra)} test-environment patch(es) that are not part "
+            f"of this series: {names}."
+        )
     prose.append("To reproduce, in a growstack checkout:")
-    lines = ["KUnit results of this version, from `growstack test`:", "", *rows, "",
-             textwrap.fill(" ".join(prose), width=72, break_on_hyphens=False), ""]
+    lines = [
+        "KUnit results of this version, from `growstack test`:",
+        "",
+        *rows,
+        "",
+        textwrap.fill(" ".join(prose), width=72, break_on_hyphens=False),
+        "",
+    ]
     for r in results:
         apply = "growstack apply" if r.local else "growstack apply --no-local"
         lines.append(f"  growstack tree && {apply} && {r.command}")

@@ -14,8 +14,9 @@ _TRAILER = "TRAILER!!!"
 _CONSOLE = (5, 1)  # major, minor of /dev/console
 
 
-def _entry(name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0),
-           ino: int = 0) -> bytes:
+def _entry(
+    name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0), ino: int = 0
+) -> bytes:
     encoded = name.encode() + b"\0"
     fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0)
     header = b"070701" + b"".join(f"{value:08x}".encode() for value in fields)

@@ -162,7 +162,7 @@ class Kconfig(KconfigSyntax):
         # dependencies are not, as "# CONFIG_FOO is not set".
         for sym, imply in self._implied.items():
             if sym.orig_type in (BOOL, TRISTATE) and sym.choice is None:
-                sym.tri_value  # computes the value, and whether it is written
+                _ = sym.tri_value  # computes the value, and whether it is written
                 if expr_value(imply):
                     sym._write_to_conf = True
         return super()._config_contents(header)

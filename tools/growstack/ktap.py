@@ -113,8 +113,15 @@ class Counts:
 
     @property
     def total(self) -> int:
-        return (self.passed + self.failed + self.skipped + self.crashed
-                + self.timeout + self.xfail + self.todo)
+        return (
+            self.passed
+            + self.failed
+            + self.skipped
+            + self.crashed
+            + self.timeout
+            + self.xfail
+            + self.todo
+        )
 
     @classmethod
     def of(cls, tests: Iterable[TestResult]) -> Counts:
@@ -137,7 +144,9 @@ class Run:
     """Everything one console stream said, over all its KTAP documents.
 
     `oops` is kernel oops/panic/warning text printed outside any test (for
-    example a crash during boot, before KUnit started).
+    example a crash during boot, before KUnit started). `warnings` are the
+    parser's, about the output; `host_warnings` are the caller's, about the
+    machine the kernel ran on.
     """
 
     tests: list[TestResult]
@@ -145,6 +154,7 @@ class Run:
     found_ktap: bool
     timed_out: bool = False
     oops: list[str] = field(default_factory=list)
+    host_warnings: list[str] = field(default_factory=list)
     documents: int = 0
 
     def walk(self) -> Iterator[tuple[tuple[str, ...], TestResult]]:
@@ -162,7 +172,7 @@ class Run:
 
     @cached_property
     def status(self) -> Status:
-        """Worst status of any test or suite; CRASHED without KTAP, at least TIMEOUT if timed out."""
+        """Worst status of any test or suite; CRASHED without KTAP; at least TIMEOUT on timeout."""
         if not self.found_ktap:
             return Status.CRASHED
         status = worst(test.status for _, test in self.walk())
@@ -244,6 +254,18 @@ def _split_result(rest: str) -> tuple[str, str | None, str]:
     return name.rstrip(), directive.group(1), directive.group(2) or ""
 
 
+def _name_in_reason(directive: str | None, reason: str) -> str:
+    """The name of a nameless SKIP or XFAIL result, which kselftest prints as its reason.
+
+    ksft_test_result_skip() and _xfail() print "ok N # SKIP " and then the
+    caller's message: the test's name, or "name: why".
+    """
+    if directive not in ("SKIP", "XFAIL"):
+        return ""
+    head, sep, _ = reason.partition(": ")
+    return head if sep and head and not any(c.isspace() for c in head) else reason
+
+
 def _timestamp(line: str) -> float | None:
     """The printk time at the start of a raw console line."""
     match = _TIMESTAMP(line)
@@ -319,7 +341,7 @@ class KtapParser:
         if not self._stack:
             self._outside(line)
             return
-        body = line[self._prefix_len:]
+        body = line[self._prefix_len :]
         match = _KTAP(body)
         if match is None:
             self._free_form(line, body)
@@ -354,8 +376,14 @@ class KtapParser:
         warnings = self._warnings
         if self._unshown_warnings:
             warnings = [*warnings, f"... and {self._unshown_warnings} more warnings"]
-        return Run(tests=self._tests, warnings=warnings, found_ktap=self._documents > 0,
-                   timed_out=self._timed_out, oops=self._oops, documents=self._documents)
+        return Run(
+            tests=self._tests,
+            warnings=warnings,
+            found_ktap=self._documents > 0,
+            timed_out=self._timed_out,
+            oops=self._oops,
+            documents=self._documents,
+        )
 
     def _end_document(self, *, timed_out: bool = False) -> None:
         if not self._stack:
@@ -393,12 +421,16 @@ class KtapParser:
         start = _timestamp(line)
         self._timestamps = start is not None
         self._capturing = self._dead = False
-        self._stack = [_Frame(TestResult(name=""), indent=0, indented=False, start=start, mark=start)]
+        self._stack = [
+            _Frame(TestResult(name=""), indent=0, indented=False, start=start, mark=start)
+        ]
         self._check_version(kind, version)
 
     def _check_version(self, kind: str, version: str) -> None:
         if int(version) not in _KNOWN_VERSIONS[kind]:
-            self._warn(f"{self._where()}: unknown {kind} version {version}, parsed as KTAP version 1")
+            self._warn(
+                f"{self._where()}: unknown {kind} version {version}, parsed as KTAP version 1"
+            )
 
     # Lines inside a document.
 
@@ -484,7 +516,9 @@ class KtapParser:
         start = _timestamp(line) if self._timestamps else None
         # Numbered where the plan expects it until its result line says otherwise.
         test = TestResult(name=name, number=len(parent.test.subtests) + 1)
-        frame = _Frame(test, indent=indent, indented=indent > parent.indent, start=start, mark=start)
+        frame = _Frame(
+            test, indent=indent, indented=indent > parent.indent, start=start, mark=start
+        )
         parent.hand_over(frame.test)
         self._stack.append(frame)
         return True
@@ -497,7 +531,7 @@ class KtapParser:
         status = _DIRECTIVE_STATUS[directive] if directive else _RESULT_STATUS[ok]
         indent = len(indent_text)
         top = self._stack[-1]
-        if top.indented and indent >= top.indent or len(self._stack) == 1:
+        if (top.indented and indent >= top.indent) or len(self._stack) == 1:
             owner = _Owner.CHILD  # the common case, decided without a call
         else:
             owner = self._settle(indent, name)
@@ -506,8 +540,16 @@ class KtapParser:
             self._close(end, status, int(number), name, directive, reason)
         else:
             top = self._stack[-1]
-            test = TestResult(name, status, int(number), directive, reason,
-                              top.diagnostics, top.log, top.oops)
+            test = TestResult(
+                name or _name_in_reason(directive, reason),
+                status,
+                int(number),
+                directive,
+                reason,
+                top.diagnostics,
+                top.log,
+                top.oops,
+            )
             top.diagnostics, top.log, top.oops = [], [], []
             if end is not None:
                 test.duration = _elapsed(top.mark, end)
@@ -537,8 +579,15 @@ class KtapParser:
         complete = test.plan is not None and len(test.subtests) >= test.plan
         return _Owner.CLOSE if complete or (test.name and name == test.name) else _Owner.CHILD
 
-    def _close(self, end: float | None, status: Status, number: int, name: str,
-               directive: str | None, reason: str) -> None:
+    def _close(
+        self,
+        end: float | None,
+        status: Status,
+        number: int,
+        name: str,
+        directive: str | None,
+        reason: str,
+    ) -> None:
         frame = self._stack[-1]
         test = frame.test
         if test.plan is not None and len(test.subtests) < test.plan:
@@ -548,7 +597,9 @@ class KtapParser:
             self._warn(f"{self._where(test)}: result line names it {name!r}")
         test.name = test.name or name
         test.number, test.directive, test.reason = number, directive, reason
-        test.status = worst((status, *(sub.status for sub in test.subtests if sub.status in _CUT_OFF)))
+        test.status = worst(
+            (status, *(sub.status for sub in test.subtests if sub.status in _CUT_OFF))
+        )
         if not test.subtests and status is Status.PASS:
             test.status = Status.NO_TESTS
             self._warn(f"{self._where(test)}: no tests ran")

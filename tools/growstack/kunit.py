@@ -14,9 +14,11 @@ kunit.py only boots the kernel (`kunit.py exec`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build, config, deps, kunitconfig, ktap
+from . import build, config, deps, ktap, kunitconfig
 from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
 from .progress import Status
 from .targets import Target
@@ -75,7 +77,7 @@ def absolute_paths(args: list[str]) -> list[str]:
             arg = os.path.abspath(arg)
         else:
             option, sep, value = arg.partition("=")
-            if sep and (option in _PATH_OPTIONS or option == "--json" and value != "stdout"):
+            if sep and (option in _PATH_OPTIONS or (option == "--json" and value != "stdout")):
                 arg = f"{option}={os.path.abspath(value)}"
         out.append(arg)
     return out
@@ -109,13 +111,16 @@ def configure(request: Request, status: Status) -> Path:
     for path in fragments:
         if not path.is_file():
             raise ConfigFailed(f"kunitconfig {path} does not exist", "pass an existing file")
-    entries = kunitconfig.merge(request.fragments + fragments, kconfig_add,
-                                request.target.kconfig)
+    entries = kunitconfig.merge(request.fragments + fragments, kconfig_add, request.target.kconfig)
     request.build_dir.mkdir(parents=True, exist_ok=True)
     status.update(f"configuring {request.target.arch} with kconfiglib", topic="config")
-    result = config.configure(request.tree, request.build_dir, request.target.arch,
-                              kunitconfig.render(entries),
-                              cross_compile=request.target.cross_compile)
+    result = config.configure(
+        request.tree,
+        request.build_dir,
+        request.target.arch,
+        kunitconfig.render(entries),
+        cross_compile=request.target.cross_compile,
+    )
     (request.build_dir / "last_used_kunitconfig").write_text(kunitconfig.render(entries))
     status.clear()
     return result.path
@@ -124,9 +129,14 @@ def configure(request: Request, status: Status) -> Path:
 def command(request: Request, *, build: bool = True) -> list[str]:
     """kunit.py run, or kunit.py exec when the kernel is known to be up to date."""
     kunit_py = request.tree / "tools/testing/kunit/kunit.py"
-    argv = [sys.executable, str(kunit_py), "run" if build else "exec",
-            f"--build_dir={request.build_dir}", f"--timeout={request.timeout}",
-            "--raw_output=all"]
+    argv = [
+        sys.executable,
+        str(kunit_py),
+        "run" if build else "exec",
+        f"--build_dir={request.build_dir}",
+        f"--timeout={request.timeout}",
+        "--raw_output=all",
+    ]
     if build:
         argv.append(f"--jobs={request.jobs}")
     target = request.target
@@ -155,15 +165,23 @@ def build_fingerprint(request: Request) -> str | None:
     config_file = request.build_dir / ".config"
     git = ["git", "-C", str(request.tree)]
     status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
-    if status.returncode != 0 or status.stdout or not vmlinux.is_file() \
-            or not config_file.is_file():
+    if (
+        status.returncode != 0
+        or status.stdout
+        or not vmlinux.is_file()
+        or not config_file.is_file()
+    ):
         return None
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     stat = vmlinux.stat()
     target = request.target
     digest = hashlib.sha256()
-    for part in (head, config_file.read_text(), f"{stat.st_size} {stat.st_mtime_ns}",
-                 f"{target.arch} {target.cross_compile} {target.qemu_config}"):
+    for part in (
+        head,
+        config_file.read_text(),
+        f"{stat.st_size} {stat.st_mtime_ns}",
+        f"{target.arch} {target.cross_compile} {target.qemu_config}",
+    ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -184,15 +202,22 @@ def _record_build(request: Request) -> None:
 
 
 def check_tools(request: Request, status: Status) -> None:
-    deps.ensure(list(deps.BUILD_PACKAGES) + request.target.packages, status,
-                why=f"building and booting {request.target.arch} kernels")
+    deps.ensure(
+        list(deps.BUILD_PACKAGES) + request.target.packages,
+        status,
+        why=f"building and booting {request.target.arch} kernels",
+    )
     compiler = f"{request.target.cross_compile or ''}gcc"
     if not shutil.which(compiler):
-        raise MissingDependency(f"no C compiler: {compiler} is not on PATH",
-                                "install build-essential (or the cross gcc for this arch)")
+        raise MissingDependency(
+            f"no C compiler: {compiler} is not on PATH",
+            "install build-essential (or the cross gcc for this arch)",
+        )
     if request.target.qemu_arch and not shutil.which(f"qemu-system-{request.target.qemu_arch}"):
-        raise MissingDependency(f"qemu-system-{request.target.qemu_arch} is not on PATH",
-                                f"install {request.target.packages[-1]}")
+        raise MissingDependency(
+            f"qemu-system-{request.target.qemu_arch} is not on PATH",
+            f"install {request.target.packages[-1]}",
+        )
 
 
 class _RunWatch:
@@ -212,8 +237,9 @@ class _RunWatch:
         if test.status in (ktap.Status.FAIL, ktap.Status.CRASHED, ktap.Status.TIMEOUT):
             self.failed += 1
             self.status.log(f"  {test.status.name}: {test.label}")
-        self.status.update(f"running {self.arch} KUnit: {self.done} tests done, "
-                           f"{self.failed} failed", topic="run")
+        self.status.update(
+            f"running {self.arch} KUnit: {self.done} tests done, {self.failed} failed", topic="run"
+        )
 
 
 @dataclass
@@ -232,9 +258,16 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
     watch: build.BuildWatch | None = None
     timed_out = False
     log.write("$ " + " ".join(argv) + "\n")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, errors="backslashreplace",
-                            env=build.environment(), start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="backslashreplace",
+        env=build.environment(),
+        start_new_session=True,
+    )
     guard = _Guard(proc, request.timeout)
     try:
         assert proc.stdout is not None
@@ -270,8 +303,7 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
             watch.finish(ok=False)
         status.clear()
     marks["end"] = time.monotonic()
-    return _Stream(marks, runner.parser.finish(timed_out=timed_out or guard.fired),
-                   proc.returncode)
+    return _Stream(marks, runner.parser.finish(timed_out=timed_out or guard.fired), proc.returncode)
 
 
 def run(request: Request, status: Status) -> Outcome:
@@ -286,10 +318,16 @@ def run(request: Request, status: Status) -> Outcome:
     if built and not request.target.kunit_builds:
         own_build["build"] = time.monotonic()
         make_args, rest = split_build_options(request.passthrough)
-        build.make(request.tree, request.build_dir, request.target.arch, status,
-                   request.build_dir / "growstack-build.log",
-                   cross_compile=request.target.cross_compile, targets=("all",),
-                   extra=tuple(make_args))
+        build.make(
+            request.tree,
+            request.build_dir,
+            request.target.arch,
+            status,
+            request.build_dir / "growstack-build.log",
+            cross_compile=request.target.cross_compile,
+            targets=("all",),
+            extra=tuple(make_args),
+        )
         argv = command(dataclasses.replace(request, passthrough=rest), build=False)
     else:
         argv = command(request, build=built)
@@ -303,21 +341,35 @@ def run(request: Request, status: Status) -> Outcome:
         if built and "run" in marks:
             _record_build(request)
         order = [p for p in ("config", "build", "run", "end") if p in marks]
-        seconds = {a: marks[b] - marks[a] for a, b in zip(order, order[1:])}
+        seconds: dict[str, float] = {a: marks[b] - marks[a] for a, b in itertools.pairwise(order)}
         result = main.run
         for rerun in selected_reruns(request):
             status.log(f"booting again for {rerun}")
             again = _stream(rerun_command(request, rerun), request, status, log)
             result = merge_rerun(result, again.run, rerun)
-            seconds["rerun"] = seconds.get("rerun", 0.0) + again.marks["end"] - \
-                again.marks["config"]
+            seconds["rerun"] = (
+                seconds.get("rerun", 0.0) + again.marks["end"] - again.marks["config"]
+            )
     return Outcome(result, log_path, argv, seconds)
 
 
-_VALUE_OPTIONS = ("--build_dir", "--make_options", "--kunitconfig", "--kconfig_add", "--arch",
-                  "--cross_compile", "--qemu_config", "--qemu_args", "--jobs", "--timeout",
-                  "--kernel_args", "--run_isolated", "--raw_output", "--filter",
-                  "--filter_action")
+_VALUE_OPTIONS = (
+    "--build_dir",
+    "--make_options",
+    "--kunitconfig",
+    "--kconfig_add",
+    "--arch",
+    "--cross_compile",
+    "--qemu_config",
+    "--qemu_args",
+    "--jobs",
+    "--timeout",
+    "--kernel_args",
+    "--run_isolated",
+    "--raw_output",
+    "--filter",
+    "--filter_action",
+)
 
 
 def filter_glob(args: list[str]) -> str | None:
@@ -334,8 +386,11 @@ def selected_reruns(request: Request) -> list[kunitconfig.Rerun]:
     """The fragments' reruns, less those a filter glob of the user's leaves out."""
     wanted = filter_glob(request.passthrough)
     suite = (wanted or "*").split(".")[0]
-    return [r for r in kunitconfig.reruns(request.fragments)
-            if fnmatch.fnmatchcase(r.glob, suite) or fnmatch.fnmatchcase(suite, r.glob)]
+    return [
+        r
+        for r in kunitconfig.reruns(request.fragments)
+        if fnmatch.fnmatchcase(r.glob, suite) or fnmatch.fnmatchcase(suite, r.glob)
+    ]
 
 
 def rerun_command(request: Request, rerun: kunitconfig.Rerun) -> list[str]:
@@ -353,11 +408,14 @@ def merge_rerun(main: ktap.Run, again: ktap.Run, rerun: kunitconfig.Rerun) -> kt
     tests = [fresh.pop(suite.name, suite) for suite in main.tests]
     tests += fresh.values()
     tests += [suite for suite in again.tests if not suite.name]
-    return ktap.Run(tests=tests,
-                    warnings=main.warnings + [f"{note}: {w}" for w in again.warnings],
-                    found_ktap=main.found_ktap and again.found_ktap,
-                    timed_out=main.timed_out or again.timed_out,
-                    oops=main.oops + again.oops, documents=main.documents + again.documents)
+    return ktap.Run(
+        tests=tests,
+        warnings=main.warnings + [f"{note}: {w}" for w in again.warnings],
+        found_ktap=main.found_ktap and again.found_ktap,
+        timed_out=main.timed_out or again.timed_out,
+        oops=main.oops + again.oops,
+        documents=main.documents + again.documents,
+    )
 
 
 def _phase_of(message: str) -> str | None:
@@ -394,21 +452,21 @@ class _Guard:
 
     def _fire(self) -> None:
         self.fired = True
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _raise_for(phase: str, log_path: Path) -> None:
     lines = log_path.read_text(errors="replace").splitlines()
     usage = [m.group(1) for m in map(_USAGE.match, lines) if m]
     if usage:
-        raise UsageError(f"kunit.py rejected its arguments: {usage[0]}",
-                         "check what you passed after --")
+        raise UsageError(
+            f"kunit.py rejected its arguments: {usage[0]}", "check what you passed after --"
+        )
     errors = [line.strip() for line in lines if re.search(r"\berror\b|Error \d|\*\*\*", line)]
     first = errors[0] if errors else (lines[-1].strip() if lines else "no output")
     if phase == "build":
         raise BuildFailed(f"kernel build failed: {first}", f"see the full log in {log_path}")
-    raise ConfigFailed(f"kunit.py could not configure the kernel: {first}",
-                       f"see the full log in {log_path}")
+    raise ConfigFailed(
+        f"kunit.py could not configure the kernel: {first}", f"see the full log in {log_path}"
+    )

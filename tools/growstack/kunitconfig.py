@@ -35,14 +35,18 @@ def parse(text: str, origin: str) -> Entries:
         if match:
             entries[match.group(1)] = match.group(2) if match.re is _ENTRY else "n"
         elif not line.startswith("#"):
-            raise ConfigFailed(f"{origin}:{number}: cannot parse {line!r}",
-                               "write CONFIG_NAME=value or '# CONFIG_NAME is not set'")
+            raise ConfigFailed(
+                f"{origin}:{number}: cannot parse {line!r}",
+                "write CONFIG_NAME=value or '# CONFIG_NAME is not set'",
+            )
     return entries
 
 
 def render(entries: Entries) -> str:
-    return "".join(f"# CONFIG_{k} is not set\n" if v == "n" else f"CONFIG_{k}={v}\n"
-                   for k, v in entries.items())
+    return "".join(
+        f"# CONFIG_{k} is not set\n" if v == "n" else f"CONFIG_{k}={v}\n"
+        for k, v in entries.items()
+    )
 
 
 def fragment_path(name: str, tree: Path, project: Project) -> Path:
@@ -88,8 +92,10 @@ def reruns(fragments: list[Path]) -> list[Rerun]:
         for match in _RERUN_LINE.finditer(path.read_text()):
             words = shlex.split(match.group(1))
             if len(words) < 2:
-                raise ConfigFailed(f"{path}: '# rerun:' needs a suite glob and kernel arguments",
-                                   "write '# rerun: SUITE_GLOB ARG...'")
+                raise ConfigFailed(
+                    f"{path}: '# rerun:' needs a suite glob and kernel arguments",
+                    "write '# rerun: SUITE_GLOB ARG...'",
+                )
             found.append(Rerun(words[0], tuple(words[1:]), path))
     return found
 
@@ -99,8 +105,10 @@ def merge(fragments: list[Path], kconfig_add: list[str], arch_kconfig: str) -> E
     for path in fragments:
         for name, value in parse(path.read_text(), str(path)).items():
             if merged.get(name, value) != value:
-                raise ConfigFailed(f"CONFIG_{name} is {merged[name]} in an earlier fragment but "
-                                   f"{value} in {path}", "make the fragments agree")
+                raise ConfigFailed(
+                    f"CONFIG_{name} is {merged[name]} in an earlier fragment but {value} in {path}",
+                    "make the fragments agree",
+                )
             merged[name] = value
     merged.update(parse("\n".join(kconfig_add), "--kconfig_add"))
     result = parse(arch_kconfig, "the arch's kunit config")

@@ -33,10 +33,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Callable
 
 import git
 
@@ -44,7 +44,7 @@ from . import check, cover, deps, evidence, pipeline, series
 from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
 from .progress import Status
 from .project import Project
-from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, open_repo
+from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, commit_message, open_repo
 
 B4_SERIES = "growstack"
 B4_BRANCH = f"b4/{B4_SERIES}"
@@ -71,15 +71,20 @@ class Sent:
 
 # -- running b4 --------------------------------------------------------------------
 
+
 def b4_command() -> str:
     """The b4 executable: $GROWSTACK_B4, else b4 on PATH or next to our Python."""
     named = os.environ.get("GROWSTACK_B4")
-    found = shutil.which(named) if named else \
-        shutil.which("b4") or shutil.which("b4", path=str(Path(sys.executable).parent))
+    found = (
+        shutil.which(named)
+        if named
+        else shutil.which("b4") or shutil.which("b4", path=str(Path(sys.executable).parent))
+    )
     if not found:
-        raise MissingDependency(f"b4 is not installed ({named or 'b4'} not found)",
-                                "run scripts/run once (it installs b4 into .venv), or "
-                                "pip install 'b4>=0.16'")
+        raise MissingDependency(
+            f"b4 is not installed ({named or 'b4'} not found)",
+            "run scripts/run once (it installs b4 into .venv), or pip install 'b4>=0.16,<0.17'",
+        )
     return found
 
 
@@ -94,8 +99,14 @@ def _config_env(settings: dict[str, str], extra: dict[str, str]) -> dict[str, st
     return env
 
 
-def run_b4(tree: Path, args: list[str], *, writing: bool = True,
-           env: dict[str, str] | None = None, interactive: bool = False) -> str:
+def run_b4(
+    tree: Path,
+    args: list[str],
+    *,
+    writing: bool = True,
+    env: dict[str, str] | None = None,
+    interactive: bool = False,
+) -> str:
     """Run b4 in `tree`; its output. `writing`: no mail transport (see above)."""
     settings = {"b4.prep-cover-strategy": "commit"}
     if writing:
@@ -105,8 +116,14 @@ def run_b4(tree: Path, args: list[str], *, writing: bool = True,
         code = subprocess.run(argv, cwd=tree, env=_config_env(settings, env or {})).returncode
         output = ""
     else:
-        result = subprocess.run(argv, cwd=tree, env=_config_env(settings, env or {}),
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        result = subprocess.run(
+            argv,
+            cwd=tree,
+            env=_config_env(settings, env or {}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
         code, output = result.returncode, _ANSI.sub("", result.stdout + result.stderr)
     if code != 0:
         _raise_for_b4(args, output, code)
@@ -115,50 +132,64 @@ def run_b4(tree: Path, args: list[str], *, writing: bool = True,
 
 def _raise_for_b4(args: list[str], output: str, code: int) -> None:
     if any(text in output for text in _NO_KEY):
-        raise GrowstackError("b4 cannot sign the mails: no patatt signing key is configured",
-                             "set one up (`patatt genkey`, or user.signingKey for PGP), or "
-                             "pass --no-sign", exit_code=Exit.NO_SIGNING_KEY)
+        raise GrowstackError(
+            "b4 cannot sign the mails: no patatt signing key is configured",
+            "set one up (`patatt genkey`, or user.signingKey for PGP), or pass --no-sign",
+            exit_code=Exit.NO_SIGNING_KEY,
+        )
     if _NO_IDENTITY in output:
         raise _identity_error()
-    lines = [line.strip() for line in output.splitlines()
-             if line.strip() and line.strip() != "Running in OFFLINE mode"]
+    lines = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and line.strip() != "Running in OFFLINE mode"
+    ]
     critical = [line for line in lines if line.startswith(("CRITICAL", "ERROR", "E:"))]
     why = critical[0] if critical else lines[-1] if lines else f"exit status {code}"
-    raise MailError(f"b4 {' '.join(args[:2])} failed: {why}",
-                    "see b4's message; growstack ran it in the release tree")
+    raise MailError(
+        f"b4 {' '.join(args[:2])} failed: {why}",
+        "see b4's message; growstack ran it in the release tree",
+    )
 
 
 # -- preconditions -----------------------------------------------------------------
 
+
 def _identity_error() -> GrowstackError:
-    return GrowstackError("no git identity: user.name or user.email is not set",
-                          "set both with `git config --global user.name 'Your Name'` and "
-                          "`git config --global user.email you@example.org`",
-                          exit_code=Exit.NO_IDENTITY)
+    return GrowstackError(
+        "no git identity: user.name or user.email is not set",
+        "set both with `git config --global user.name 'Your Name'` and "
+        "`git config --global user.email you@example.org`",
+        exit_code=Exit.NO_IDENTITY,
+    )
 
 
 def require_identity(cwd: Path) -> tuple[str, str]:
     """The user's git name and email, as b4 will see them."""
     found = []
-    for key, variables in (("name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME")),
-                           ("email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL"))):
-        value = subprocess.run(["git", "config", f"user.{key}"], cwd=cwd, capture_output=True,
-                               text=True).stdout.strip()
+    for key, variables in (
+        ("name", ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME")),
+        ("email", ("GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL", "EMAIL")),
+    ):
+        value = subprocess.run(
+            ["git", "config", f"user.{key}"], cwd=cwd, capture_output=True, text=True
+        ).stdout.strip()
         found.append(value or next((os.environ[v] for v in variables if os.environ.get(v)), ""))
     if not all(found):
         raise _identity_error()
     return found[0], found[1]
 
 
-def output_directory(explicit: Path | None, workspace: Path, version: int,
-                     dry_run: bool) -> Path:
+def output_directory(explicit: Path | None, workspace: Path, version: int, dry_run: bool) -> Path:
     """Where the mails go; it must be new or empty, so no mail is mixed up or lost."""
-    path = (explicit or workspace / "mail" / f"v{version}{'-dry-run' if dry_run else ''}")
+    path = explicit or workspace / "mail" / f"v{version}{'-dry-run' if dry_run else ''}"
     path = path.resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise GrowstackError(f"the output directory {path} is not empty",
-                             "remove it, or pass -o with a new or empty directory",
-                             exit_code=Exit.OUTPUT_NOT_EMPTY)
+        raise GrowstackError(
+            f"the output directory {path} is not empty",
+            "remove it, or pass -o with a new or empty directory",
+            exit_code=Exit.OUTPUT_NOT_EMPTY,
+        )
     return path
 
 
@@ -166,19 +197,23 @@ def _project_repo(root: Path) -> git.Repo:
     try:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise MailError(f"{root} is not a git repository", "send records each version by "
-                        "the git tree of patches/; work in a git checkout of growstack") \
-            from None
+        raise MailError(
+            f"{root} is not a git repository",
+            "send records each version by "
+            "the git tree of patches/; work in a git checkout of growstack",
+        ) from None
 
 
 def committed_patches(project: Project) -> str:
     """The git tree id of patches/ at HEAD, which must hold every change to it."""
     repo = _project_repo(project.root)
     if repo.git.status("--porcelain", "--", str(project.patches)):
-        raise MailError(f"{project.patches} has uncommitted changes",
-                        "commit them first: a sent version is recorded by the git tree of "
-                        "patches/, and its range-diff is made from it later")
-    relative = project.patches.resolve().relative_to(Path(repo.working_tree_dir).resolve())
+        raise MailError(
+            f"{project.patches} has uncommitted changes",
+            "commit them first: a sent version is recorded by the git tree of "
+            "patches/, and its range-diff is made from it later",
+        )
+    relative = project.patches.resolve().relative_to(Path(repo.working_dir).resolve())
     try:
         return repo.git.rev_parse(f"HEAD:{relative.as_posix()}")
     except git.GitCommandError:
@@ -186,27 +221,38 @@ def committed_patches(project: Project) -> str:
 
 
 def smtp_configured(cwd: Path) -> bool:
-    return any(subprocess.run(["git", "config", key], cwd=cwd, capture_output=True,
-                              text=True).stdout.strip()
-               for key in ("sendemail.smtpServer", "sendemail.sendmailCmd"))
+    return any(
+        subprocess.run(
+            ["git", "config", key], cwd=cwd, capture_output=True, text=True
+        ).stdout.strip()
+        for key in ("sendemail.smtpServer", "sendemail.sendmailCmd")
+    )
 
 
 # -- the previous version ----------------------------------------------------------
 
+
 def sent_series(project: Project, sent: cover.Sent, into: Path) -> list[series.Patch]:
     """The mailed patches of an earlier version, from the git tree recorded for it."""
     root = _project_repo(project.root).working_tree_dir
-    listing = subprocess.run(["git", "ls-tree", sent.patches_tree], cwd=root,
-                             capture_output=True, text=True)
+    listing = subprocess.run(
+        ["git", "ls-tree", sent.patches_tree], cwd=root, capture_output=True, text=True
+    )
     if listing.returncode != 0:
-        raise MailError(f"v{sent.version} was made from git tree {sent.patches_tree[:12]} of "
-                        "patches/, which this repository does not have",
-                        "fetch the growstack history that sent it, then send again")
+        raise MailError(
+            f"v{sent.version} was made from git tree {sent.patches_tree[:12]} of "
+            "patches/, which this repository does not have",
+            "fetch the growstack history that sent it, then send again",
+        )
     for line in listing.stdout.splitlines():
         kind, name = line.split()[1], line.split("\t", 1)[1]
         if kind == "blob":
-            blob = subprocess.run(["git", "cat-file", "blob", f"{sent.patches_tree}:{name}"],
-                                  cwd=root, capture_output=True, check=True).stdout
+            blob = subprocess.run(
+                ["git", "cat-file", "blob", f"{sent.patches_tree}:{name}"],
+                cwd=root,
+                capture_output=True,
+                check=True,
+            ).stdout
             (into / name).write_bytes(blob)
     return series.read_series(into / "series")
 
@@ -220,16 +266,22 @@ def range_diff(tree: Path, old: list[series.Patch], version: int) -> str:
         series.git_am(repo, old, restore=repo.commit(BASE_TAG).hexsha)
     finally:
         repo.git.checkout("--quiet", WORK_BRANCH)
-    result = subprocess.run(["git", "range-diff", "--no-color", f"{BASE_TAG}..{branch}",
-                             f"{BASE_TAG}..{WORK_BRANCH}"], cwd=tree, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        ["git", "range-diff", "--no-color", f"{BASE_TAG}..{branch}", f"{BASE_TAG}..{WORK_BRANCH}"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise MailError(f"git range-diff against v{version} failed: "
-                        f"{result.stderr.strip()[-200:]}", "see git's message")
+        raise MailError(
+            f"git range-diff against v{version} failed: {result.stderr.strip()[-200:]}",
+            "see git's message",
+        )
     return result.stdout
 
 
 # -- the b4 branch -----------------------------------------------------------------
+
 
 def _cover_commit(repo: git.Repo) -> str:
     return repo.git.rev_list("--reverse", f"{BASE_TAG}..{B4_BRANCH}").split()[0]
@@ -237,24 +289,41 @@ def _cover_commit(repo: git.Repo) -> str:
 
 def tracking(repo: git.Repo) -> dict:
     """b4's tracking data from its cover-letter commit."""
-    message = repo.commit(_cover_commit(repo)).message
+    message = commit_message(repo.commit(_cover_commit(repo)))
     _, marker, data = message.partition(_TRACKING_MARKER)
     if not marker or "{" not in data:
-        raise MailError(f"b4 made no cover-letter commit on {B4_BRANCH}",
-                        "growstack needs b4 0.16 or later")
-    return json.loads(data[data.index("{"):])
+        raise MailError(
+            f"b4 made no cover-letter commit on {B4_BRANCH}",
+            "growstack works with b4 0.16 (pip install 'b4>=0.16,<0.17')",
+        )
+    return json.loads(data[data.index("{") :])
 
 
 def _set_change_id(repo: git.Repo, change_id: str) -> None:
     """Give the new cover-letter commit (HEAD) the series' recorded change-id."""
-    message = repo.head.commit.message
+    message = commit_message(repo.head.commit)
     text, _, _ = message.partition(_TRACKING_MARKER)
     data = tracking(repo)
     data["series"]["change-id"] = change_id
     new = f"{text}{_TRACKING_MARKER}\n{_TRACKING_NOTE}{json.dumps(data, indent=2)}\n"
-    subprocess.run(["git", "commit", "--amend", "--allow-empty", "--no-verify", "--quiet",
-                    "--cleanup=verbatim", "-F", "-"], cwd=repo.working_tree_dir, input=new,
-                   text=True, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "commit",
+            "--amend",
+            "--allow-empty",
+            "--no-verify",
+            "--quiet",
+            "--cleanup=verbatim",
+            "-F",
+            "-",
+        ],
+        cwd=repo.working_tree_dir,
+        input=new,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _store_cover(tree: Path, text: str) -> None:
@@ -262,14 +331,12 @@ def _store_cover(tree: Path, text: str) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".cover", delete=False) as handle:
         handle.write(text)
     try:
-        run_b4(tree, ["prep", "--edit-cover"],
-               env={"GIT_EDITOR": f"cp {shlex.quote(handle.name)}"})
+        run_b4(tree, ["prep", "--edit-cover"], env={"GIT_EDITOR": f"cp {shlex.quote(handle.name)}"})
     finally:
         os.unlink(handle.name)
 
 
-def build_branch(tree: Path, letter: cover.CoverLetter, text: str,
-                 diff: str | None) -> str:
+def build_branch(tree: Path, letter: cover.CoverLetter, text: str, diff: str | None) -> str:
     """The b4 branch for `letter`'s version with `text` as its cover; its change-id.
 
     The range-diff `diff` is added after `b4 prep --auto-to-cc`, which would
@@ -290,13 +357,12 @@ def build_branch(tree: Path, letter: cover.CoverLetter, text: str,
     _store_cover(tree, text)
     run_b4(tree, ["prep", "--auto-to-cc"])
     if diff is not None and letter.previous:
-        current = repo.commit(_cover_commit(repo)).message.partition(_TRACKING_MARKER)[0]
+        current = commit_message(repo.commit(_cover_commit(repo))).partition(_TRACKING_MARKER)[0]
         _store_cover(tree, cover.with_range_diff(current, letter.previous.version, diff))
     return tracking(repo)["series"]["change-id"]
 
 
-def b4_check(tree: Path, patches: list[Path], status: Status,
-             out: Callable[[str], None]) -> None:
+def b4_check(tree: Path, patches: list[Path], status: Status, out: Callable[[str], None]) -> None:
     """`b4 prep --check` (checkpatch on each patch) must report nothing.
 
     b4 runs checkpatch as it recommends. As in `growstack check`, two of its
@@ -311,30 +377,36 @@ def b4_check(tree: Path, patches: list[Path], status: Status,
     if ignored:
         settings["b4.prep-perpatch-check-cmd"] = (
             f"{tree / 'scripts/checkpatch.pl'} -q --terse --no-summary --mailback --showfile "
-            f"--ignore {','.join(ignored)}")
+            f"--ignore {','.join(ignored)}"
+        )
     output = run_b4(tree, ["prep", "--check"], env=_config_env(settings, env))
     summary = _CHECK_SUMMARY.search(output)
     if not summary:
-        raise MailError("b4 prep --check printed no summary", "run it in the release tree "
-                        f"({tree}) to see why")
+        raise MailError(
+            "b4 prep --check printed no summary", f"run it in the release tree ({tree}) to see why"
+        )
     warnings, errors = int(summary.group(2)), int(summary.group(3))
     if warnings or errors:
         for line in output.splitlines():
             if line.startswith("  "):
                 out(line.rstrip())
-        raise CheckFailed(f"b4 prep --check: {errors} error(s) and {warnings} warning(s)",
-                          "fix the commits in a work tree, `growstack export`, commit, and "
-                          "send again (`growstack check` shows checkpatch's findings)")
+        raise CheckFailed(
+            f"b4 prep --check: {errors} error(s) and {warnings} warning(s)",
+            "fix the commits in a work tree, `growstack export`, commit, and "
+            "send again (`growstack check` shows checkpatch's findings)",
+        )
 
 
 # -- the mails ---------------------------------------------------------------------
+
 
 def write_mails(tree: Path, directory: Path, *, sign: bool) -> list[Path]:
     run_b4(tree, ["send", "-o", str(directory), *([] if sign else ["--no-sign"])])
     mails = sorted(directory.glob("*.eml"))
     if not mails:
-        raise MailError(f"b4 send -o wrote no mails into {directory}", "run it by hand in "
-                        f"{tree} to see why")
+        raise MailError(
+            f"b4 send -o wrote no mails into {directory}", f"run it by hand in {tree} to see why"
+        )
     return mails
 
 
@@ -369,24 +441,30 @@ def round_trip(tree: Path, mails: list[Path]) -> str:
         repo.git.checkout("--quiet", "--force", B4_BRANCH)
         repo.git.branch("-D", scratch)
     if got != want:
-        raise MailError(f"the written mails apply to tree {got[:12]}, not to {want[:12]} as "
-                        "the series does", "report this: b4 changed the patches")
+        raise MailError(
+            f"the written mails apply to tree {got[:12]}, not to {want[:12]} as the series does",
+            "report this: b4 changed the patches",
+        )
     return got
 
 
-def confirm(version: int, mails: list[Path], to: list[str],
-            ask: Callable[[str], str] = input) -> None:
+def confirm(
+    version: int, mails: list[Path], to: list[str], ask: Callable[[str], str] = input
+) -> None:
     """A real send goes ahead only when the user types `send vN` at a terminal."""
     if not sys.stdin.isatty():
-        raise MailError("a real send needs a confirmation typed at a terminal, and standard "
-                        "input is not one", "run `growstack send --send` in a terminal")
+        raise MailError(
+            "a real send needs a confirmation typed at a terminal, and standard input is not one",
+            "run `growstack send --send` in a terminal",
+        )
     print(f"About to mail v{version}: {len(mails)} message(s) to {', '.join(to)}")
     for mail in mails:
         print(f"  {_headers(mail).get('Subject', '')}")
     answer = ask(f"Type 'send v{version}' to send them for real: ")
     if answer.strip() != f"send v{version}":
-        raise MailError("not confirmed, nothing was sent", "run it again and type the "
-                        "confirmation to send")
+        raise MailError(
+            "not confirmed, nothing was sent", "run it again and type the confirmation to send"
+        )
 
 
 def send_for_real(tree: Path, *, sign: bool) -> str:
@@ -395,8 +473,10 @@ def send_for_real(tree: Path, *, sign: bool) -> str:
     data = tracking(open_repo(tree))["series"]
     history = data.get("history", {}).get(f"v{data['revision'] - 1}", [])
     if not history:
-        raise MailError("b4 send finished but recorded no Message-ID", "check b4's output: "
-                        "the series may not have been sent")
+        raise MailError(
+            "b4 send finished but recorded no Message-ID",
+            "check b4's output: the series may not have been sent",
+        )
     return history[-1]
 
 
@@ -406,9 +486,16 @@ def message_id(mails: list[Path]) -> str:
 
 # -- the command -------------------------------------------------------------------
 
-def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
-         output: Path | None = None, dry_run: bool = False, real: bool = False,
-         sign: bool = True) -> Sent:
+
+def send(
+    ctx: pipeline.Context,
+    explicit_tree: Path | None = None,
+    *,
+    output: Path | None = None,
+    dry_run: bool = False,
+    real: bool = False,
+    sign: bool = True,
+) -> Sent:
     """Mail the version `patches/cover-letter` names, or write it to a directory.
 
     Every precondition that needs no tree is checked first, so a bad input
@@ -422,9 +509,11 @@ def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
     directory = output_directory(output, ctx.workspace, letter.version, dry_run)
     patches_tree = None if dry_run else committed_patches(ctx.project)
     if real and not smtp_configured(ctx.workspace):
-        raise MailError("no mail transport: git's sendemail.smtpServer (or sendmailCmd) is "
-                        "not set", "configure it for git send-email, or leave out --send and "
-                        "post the written mails yourself")
+        raise MailError(
+            "no mail transport: git's sendemail.smtpServer (or sendmailCmd) is not set",
+            "configure it for git send-email, or leave out --send and "
+            "post the written mails yourself",
+        )
     tree = pipeline.release_tree(ctx, explicit_tree)
     mailed = series.read_series(ctx.project.patches / "series")
     if not mailed:
@@ -441,8 +530,15 @@ def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
     directory.mkdir(parents=True, exist_ok=True)
     mails = write_mails(tree, directory, sign=sign)
     ctx.status.clear()
-    result = Sent(letter.version, directory, mails, tree, round_trip(tree, mails),
-                  recipients(mails), evidence_left_out=left_out)
+    result = Sent(
+        letter.version,
+        directory,
+        mails,
+        tree,
+        round_trip(tree, mails),
+        recipients(mails),
+        evidence_left_out=left_out,
+    )
     if real:
         try:
             confirm(letter.version, mails, result.recipients)
@@ -460,12 +556,17 @@ def send(ctx: pipeline.Context, explicit_tree: Path | None = None, *,
     return result
 
 
-def _evidence(ctx: pipeline.Context, tree: Path,
-              mailed: list[series.Patch]) -> tuple[str, list[str]]:
+def _evidence(
+    ctx: pipeline.Context, tree: Path, mailed: list[series.Patch]
+) -> tuple[str, list[str]]:
     ids = [series.patch_id(p.path.read_text(errors="replace")) or "" for p in mailed]
-    local = {series.patch_id(p.path.read_text(errors="replace")) or "":
-             series.subject(p.path.read_text(errors="replace"))
-             for p in series.read_series(ctx.project.local_patches / "series", local=True)}
-    found, left_out = evidence.collect(ctx.workspace / "results", ids, set(local),
-                                       BaseInfo.of(tree).commit)
+    local = {
+        series.patch_id(p.path.read_text(errors="replace")) or "": series.subject(
+            p.path.read_text(errors="replace")
+        )
+        for p in series.read_series(ctx.project.local_patches / "series", local=True)
+    }
+    found, left_out = evidence.collect(
+        ctx.workspace / "results", ids, set(local), BaseInfo.of(tree).commit
+    )
     return evidence.render(found, local), left_out

@@ -7,6 +7,7 @@ for the default targets on the pinned base.
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,19 @@ from typing import Any, TextIO
 
 import git
 
-from . import boot, config, kunit, kunitconfig, report, selftests, series, targets, tree
+from . import (
+    boot,
+    config,
+    kcidb,
+    ktap,
+    kunit,
+    kunitconfig,
+    report,
+    selftests,
+    series,
+    targets,
+    tree,
+)
 from .errors import Exit, UsageError
 from .progress import Status
 from .project import Project
@@ -56,8 +69,13 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
         path = explicit.resolve()
     else:
         spec = tree.BaseSpec.load(ctx.project.base_file)
-        path, _ = tree.get_tree(spec, tree.Source(), ctx.workspace,
-                                ctx.workspace / "trees" / f"release-{spec.kernel}", ctx.status)
+        path, _ = tree.get_tree(
+            spec,
+            tree.Source(),
+            ctx.workspace,
+            ctx.workspace / "trees" / f"release-{spec.kernel}",
+            ctx.status,
+        )
         repo = tree.open_repo(path)
         if (Path(repo.git_dir) / "rebase-apply").exists():
             repo.git.am("--abort")  # an interrupted check or send of ours
@@ -74,8 +92,9 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
 def apply_series(ctx: Context, path: Path, *, include_local: bool = True) -> series.ApplyResult:
     result = series.apply(path, series.full_series(ctx.project, include_local=include_local))
     if result.replaced:
-        ctx.status.log("the tree carried an older version of the series, applied by growstack: "
-                       "replaced it")
+        ctx.status.log(
+            "the tree carried an older version of the series, applied by growstack: replaced it"
+        )
     if result.applied:
         ctx.status.log(f"applied {len(result.applied)} patch(es): {', '.join(result.applied)}")
     if result.present:
@@ -87,80 +106,161 @@ def build_dir(ctx: Context, path: Path, arch: str, explicit: Path | None = None)
     return (explicit or ctx.workspace / "build" / path.name / arch).resolve()
 
 
+def fragment_names(ctx: Context, arch: str, names: list[str] | None) -> list[str]:
+    """`names`, or kunit.py's default plus every one of ours for `arch`."""
+    return names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
+
+
 def fragments(ctx: Context, path: Path, arch: str, names: list[str] | None) -> list[Path]:
-    """Named fragments, or kunit.py's default plus every one of ours for `arch`."""
-    chosen = names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
-    return [kunitconfig.fragment_path(name, path, ctx.project) for name in chosen]
+    return [
+        kunitconfig.fragment_path(name, path, ctx.project)
+        for name in fragment_names(ctx, arch, names)
+    ]
 
 
-def configure(ctx: Context, path: Path, arch: str, names: list[str] | None,
-              explicit_build_dir: Path | None, base: str) -> config.ConfigResult:
+def configure(
+    ctx: Context,
+    path: Path,
+    arch: str,
+    names: list[str] | None,
+    explicit_build_dir: Path | None,
+    base: str,
+) -> config.ConfigResult:
     target = targets.resolve(arch, path, ctx.project)
     entries = kunitconfig.merge(fragments(ctx, path, arch, names), [], target.kconfig)
     out = build_dir(ctx, path, arch, explicit_build_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return config.configure(path, out, target.arch, kunitconfig.render(entries),
-                            cross_compile=target.cross_compile, base=base)
+    return config.configure(
+        path,
+        out,
+        target.arch,
+        kunitconfig.render(entries),
+        cross_compile=target.cross_compile,
+        base=base,
+    )
 
 
-def test(ctx: Context, path: Path, arch: str, *, names: list[str] | None = None,
-         explicit_build_dir: Path | None = None, timeout: int = DEFAULT_TIMEOUT,
-         passthrough: list[str] | None = None, json_path: Path | None = None,
-         junit_path: Path | None = None) -> Exit:
+def test(
+    ctx: Context,
+    path: Path,
+    arch: str,
+    *,
+    names: list[str] | None = None,
+    explicit_build_dir: Path | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    passthrough: list[str] | None = None,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
+) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
     out = build_dir(ctx, path, arch, explicit_build_dir)
-    request = kunit.Request(tree=path, build_dir=out, target=target,
-                            fragments=fragments(ctx, path, arch, names), timeout=timeout,
-                            passthrough=kunit.absolute_paths(list(passthrough or [])))
+    request = kunit.Request(
+        tree=path,
+        build_dir=out,
+        target=target,
+        fragments=fragments(ctx, path, arch, names),
+        timeout=timeout,
+        passthrough=kunit.absolute_paths(list(passthrough or [])),
+    )
     if target.runs_init:
         kunit.check_tools(request, ctx.status)
         out.mkdir(parents=True, exist_ok=True)
-        request.initrd = selftests.build_initramfs(path, out, target.cross_compile,
-                                                   target.libc_package)
+        request.initrd = selftests.build_initramfs(
+            path, out, target.cross_compile, target.libc_package
+        )
     outcome = kunit.run(request, ctx.status)
-    metadata = {"arch": target.arch, "tree": str(path),
-                "command": outcome.command, "log": str(outcome.log),
-                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
-                **evidence_metadata(path, arch, names, timeout, passthrough)}
-    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
-                       junit_path=junit_path, metadata=metadata)
-    # Kept for `growstack send`, which quotes the last results as test evidence.
-    results = ctx.workspace / "results"
-    results.mkdir(exist_ok=True)
-    report.write_json(outcome.run, results / f"{target.arch}.json", metadata)
-    return code
+    metadata = {
+        "arch": target.arch,
+        "tree": str(path),
+        "command": outcome.command,
+        "log": str(outcome.log),
+        "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+        "fragments": fragment_names(ctx, arch, names),
+        "compiler": _compiler(out),
+        **evidence_metadata(path, arch, names, timeout, passthrough),
+    }
+    # The copy is kept for `growstack send`, which quotes the last results as test evidence.
+    return _report(ctx, outcome.run, metadata, target.arch, json_path, junit_path, kcidb_path)
 
 
-def boot_kernel(ctx: Context, path: Path, arch: str = "um", *, threads: int = 2000,
-                forks: int = 200, crash: str | None = None, bench: bool = False,
-                run_selftests: bool = False,
-                kernel_args: list[str] | None = None, mem: str = "1G", timeout: int = 300,
-                explicit_build_dir: Path | None = None, json_path: Path | None = None,
-                junit_path: Path | None = None, build: bool = True) -> tuple[Exit, boot.Outcome]:
+def boot_kernel(
+    ctx: Context,
+    path: Path,
+    arch: str = "um",
+    *,
+    threads: int = 2000,
+    forks: int = 200,
+    crash: str | None = None,
+    bench: bool = False,
+    run_selftests: bool = False,
+    kernel_args: list[str] | None = None,
+    mem: str = "1G",
+    timeout: int = 300,
+    explicit_build_dir: Path | None = None,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
+    build: bool = True,
+) -> tuple[Exit, boot.Outcome]:
     """Boot UML to the workload, the tree's selftests or a provoked `crash`; report it."""
     if arch != "um":
         raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
     build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
-    request = boot.Request(tree=path, build_dir=build_dir.resolve(),
-                           root=(ctx.workspace / "boot-root" / path.name).resolve(),
-                           config_fragment=boot.boot_config(ctx.project.kunit, arch),
-                           env=[f"threads={threads}", f"forks={forks}",
-                                *(["bench=1"] if bench else [])],
-                           kernel_args=list(kernel_args or []), crash=crash,
-                           bench_module=bench, mem=mem, timeout=timeout, build=build,
-                           program=selftests.INIT if run_selftests else "workload")
+    request = boot.Request(
+        tree=path,
+        build_dir=build_dir.resolve(),
+        root=(ctx.workspace / "boot-root" / path.name).resolve(),
+        config_fragment=boot.boot_config(ctx.project.kunit, arch),
+        env=[f"threads={threads}", f"forks={forks}", *(["bench=1"] if bench else [])],
+        kernel_args=list(kernel_args or []),
+        crash=crash,
+        bench_module=bench,
+        mem=mem,
+        timeout=timeout,
+        build=build,
+        program=selftests.INIT if run_selftests else "workload",
+    )
     outcome = boot.boot(request, ctx.status)
-    metadata = {"arch": arch, "base": _base_info(path), "tree": str(path),
-                "command": outcome.command, "log": str(outcome.log),
-                "returncode": outcome.returncode, "figures": outcome.figures,
-                "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()}}
-    code = report.emit(outcome.run, stream=ctx.out, json_path=json_path,
-                       junit_path=junit_path, metadata=metadata)
+    metadata = {
+        "arch": arch,
+        "base": _base_info(path),
+        **_tested_patches(path),
+        "tree": str(path),
+        "command": outcome.command,
+        "log": str(outcome.log),
+        "returncode": outcome.returncode,
+        "figures": outcome.figures,
+        "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
+        "compiler": _compiler(request.build_dir),
+    }
+    name = f"{arch}-boot-{f'crash-{crash}' if crash else request.program}"
+    code = _report(ctx, outcome.run, metadata, name, json_path, junit_path, kcidb_path)
+    return code, outcome
+
+
+def _report(
+    ctx: Context,
+    run: ktap.Run,
+    metadata: dict[str, Any],
+    kept: str,
+    json_path: Path | None,
+    junit_path: Path | None,
+    kcidb_path: Path | None,
+) -> Exit:
+    """Print and write the results, and keep a copy in the workdir as results/<kept>.json."""
+    code = report.emit(
+        run,
+        stream=ctx.out,
+        json_path=json_path,
+        junit_path=junit_path,
+        kcidb_path=kcidb_path,
+        metadata=metadata,
+    )
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
-    name = f"crash-{crash}" if crash else request.program
-    report.write_json(outcome.run, results / f"{arch}-boot-{name}.json", metadata)
-    return code, outcome
+    report.write_json(run, results / f"{kept}.json", metadata)
+    return code
 
 
 def _base_info(path: Path) -> dict[str, str]:
@@ -168,32 +268,59 @@ def _base_info(path: Path) -> dict[str, str]:
         info = tree.BaseInfo.of(path)
     except UsageError:
         return {}
-    return {"kernel": info.kernel, "source": info.source, "sha256": info.sha256,
-            "commit": info.commit, "head": tree.open_repo(path).head.commit.hexsha}
+    return {
+        "kernel": info.kernel,
+        "source": info.source,
+        "sha256": info.sha256,
+        "commit": info.commit,
+        "head": tree.open_repo(path).head.commit.hexsha,
+    }
 
 
-def evidence_metadata(path: Path, arch: str, names: list[str] | None = None,
-                      timeout: int = DEFAULT_TIMEOUT,
-                      passthrough: list[str] | None = None) -> dict[str, Any]:
+def evidence_metadata(
+    path: Path,
+    arch: str,
+    names: list[str] | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    passthrough: list[str] | None = None,
+) -> dict[str, Any]:
     """What `growstack send` needs to quote a run as test evidence: the base,
     the patch-ids of the commits tested, the command that repeats the run."""
-    return {"base": _base_info(path), "patches": _carried(path),
-            "reproduce": _reproduce(arch, names, timeout, passthrough)}
+    return {
+        "base": _base_info(path),
+        **_tested_patches(path),
+        "reproduce": _reproduce(arch, names, timeout, passthrough),
+    }
 
 
-def _carried(path: Path) -> list[str | None] | None:
-    """The patch-ids of the commits tested; None when uncommitted changes were tested too."""
+def _tested_patches(path: Path) -> dict[str, Any]:
+    """The commits tested: their patch-ids, and KCIDB's patchset hash of them as
+    export writes them. Both None when uncommitted changes were tested too."""
     try:
         repo = tree.open_repo(path)
-        if repo.is_dirty(untracked_files=True):
-            return None
-        return [pid for _, pid in series.carried_patch_ids(repo)]
-    except (UsageError, git.GitCommandError):
+        if not repo.is_dirty(untracked_files=True):
+            return {
+                "patches": [pid for _, pid in series.carried_patch_ids(repo)],
+                "patchset_hash": kcidb.patchset_hash(mail for _, mail in series.formatted(repo)),
+            }
+    except (UsageError, git.GitCommandError, subprocess.CalledProcessError):
+        pass
+    return {"patches": None, "patchset_hash": None}
+
+
+def _compiler(build_dir: Path) -> str | None:
+    """The compiler the kernel was configured with, as its .config records it."""
+    try:
+        text = (build_dir / ".config").read_text()
+    except OSError:
         return None
+    value = kunitconfig.parse(text, ".config").get("CC_VERSION_TEXT")
+    return value.strip('"') if value else None
 
 
-def _reproduce(arch: str, names: list[str] | None, timeout: int,
-               passthrough: list[str] | None) -> str:
+def _reproduce(
+    arch: str, names: list[str] | None, timeout: int, passthrough: list[str] | None
+) -> str:
     """The `growstack test` command line of a run, for others to repeat it."""
     words = ["growstack", "test", "--arch", arch]
     words += [w for name in names or [] for w in ("--fragment", name)]
@@ -213,16 +340,28 @@ def per_target(path: Path | None, arch: str, several: bool) -> Path | None:
     return path.with_name(f"{path.stem}.{arch}{path.suffix}") if several else path
 
 
-def main_job(ctx: Context, arches: list[str], *, json_path: Path | None = None,
-             junit_path: Path | None = None, passthrough: list[str] | None = None) -> Exit:
+def main_job(
+    ctx: Context,
+    arches: list[str],
+    *,
+    json_path: Path | None = None,
+    junit_path: Path | None = None,
+    kcidb_path: Path | None = None,
+    passthrough: list[str] | None = None,
+) -> Exit:
     path = make_tree(ctx, tree.Source())
     apply_series(ctx, path)
     worst = Exit.OK
     for arch in arches:
         ctx.status.log(f"== KUnit on {arch} ==")
-        code = test(ctx, path, arch, passthrough=passthrough,
-                    json_path=per_target(json_path, arch, len(arches) > 1),
-                    junit_path=per_target(junit_path, arch, len(arches) > 1))
+        code = test(
+            ctx,
+            path,
+            arch,
+            passthrough=passthrough,
+            json_path=per_target(json_path, arch, len(arches) > 1),
+            junit_path=per_target(junit_path, arch, len(arches) > 1),
+            kcidb_path=per_target(kcidb_path, arch, len(arches) > 1),
+        )
         worst = max(worst, code)
     return worst
-

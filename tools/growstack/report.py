@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from growstack import kcidb
 from growstack.errors import Exit, UsageError
 from growstack.ktap import Counts, Run, Status, TestResult
 
@@ -36,9 +37,15 @@ _YELLOW = "\033[1;33m"
 _RESET = "\033[0m"
 
 # Counts fields with their wording; the final line always shows the first five.
-_COUNT_LABELS = (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped"),
-                 ("crashed", "crashed"), ("timeout", "timed out"), ("xfail", "xfail"),
-                 ("todo", "todo"))
+_COUNT_LABELS = (
+    ("passed", "passed"),
+    ("failed", "failed"),
+    ("skipped", "skipped"),
+    ("crashed", "crashed"),
+    ("timeout", "timed out"),
+    ("xfail", "xfail"),
+    ("todo", "todo"),
+)
 _ALWAYS_COUNTED = ("passed", "failed", "skipped", "crashed", "timeout")
 
 
@@ -52,15 +59,23 @@ def exit_code(run: Run) -> Exit:
     return Exit.OK
 
 
-def emit(run: Run, *, stream: TextIO, json_path: str | os.PathLike[str] | None = None,
-         junit_path: str | os.PathLike[str] | None = None,
-         metadata: dict[str, Any] | None = None) -> Exit:
+def emit(
+    run: Run,
+    *,
+    stream: TextIO,
+    json_path: str | os.PathLike[str] | None = None,
+    junit_path: str | os.PathLike[str] | None = None,
+    kcidb_path: str | os.PathLike[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Exit:
     """Print the summary to `stream`, write the requested files, return the exit code."""
     write_summary(run, stream)
     if json_path is not None:
         write_json(run, json_path, metadata or {})
     if junit_path is not None:
         write_junit(run, junit_path)
+    if kcidb_path is not None:
+        kcidb.write(to_json(run, metadata or {}), Path(kcidb_path))
     return exit_code(run)
 
 
@@ -76,8 +91,9 @@ def write_summary(run: Run, stream: TextIO) -> None:
 def summary_lines(run: Run, *, color: bool = False) -> list[str]:
     """The summary: suites, failures and oopses with their output, warnings, totals last."""
     lines = _suite_lines(run, color) + _problem_lines(run, color)
-    if run.warnings:
-        lines += ["", *_indented(f"Parse warnings ({len(run.warnings)}):", run.warnings)]
+    for title, warnings in (("Parse warnings", run.warnings), ("Host warnings", run.host_warnings)):
+        if warnings:
+            lines += ["", *_indented(f"{title} ({len(warnings)}):", warnings)]
     if not run.found_ktap:
         lines += ["", "No KTAP output found: the kernel did not run KUnit, or crashed before it."]
         lines += _indented("Kernel oops outside any test:", run.oops)
@@ -89,8 +105,11 @@ def summary_lines(run: Run, *, color: bool = False) -> list[str]:
 
 def completion_line(counts: Counts) -> str:
     """The final line, e.g. "Testing complete. 3 tests: 2 passed, 1 failed, ..."."""
-    parts = [f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS
-             if attr in _ALWAYS_COUNTED or getattr(counts, attr)]
+    parts = [
+        f"{getattr(counts, attr)} {label}"
+        for attr, label in _COUNT_LABELS
+        if attr in _ALWAYS_COUNTED or getattr(counts, attr)
+    ]
     noun = "test" if counts.total == 1 else "tests"
     return f"Testing complete. {counts.total} {noun}: " + ", ".join(parts)
 
@@ -103,13 +122,16 @@ def _suite_lines(run: Run, color: bool) -> list[str]:
     for test in run.tests:
         duration = f"  {test.duration:.3f}s" if test.duration is not None else ""
         status = _paint(f"{test.status.value:<8}", test.status, color)
-        lines.append(f"  {status} {test.label:<{width}}  {_count_text(Counts.of([test]))}{duration}")
+        lines.append(
+            f"  {status} {test.label:<{width}}  {_count_text(Counts.of([test]))}{duration}"
+        )
     return lines
 
 
 def _count_text(counts: Counts) -> str:
-    parts = [f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS
-             if getattr(counts, attr)]
+    parts = [
+        f"{getattr(counts, attr)} {label}" for attr, label in _COUNT_LABELS if getattr(counts, attr)
+    ]
     return ", ".join(parts) or "no tests"
 
 
@@ -173,6 +195,7 @@ def to_json(run: Run, metadata: dict[str, Any]) -> dict[str, Any]:
         "crashed": run.crashed,
         "counts": {"total": run.counts.total, **asdict(run.counts)},
         "warnings": run.warnings,
+        "host_warnings": run.host_warnings,
         "oops": run.oops,
         "suites": [_test_json(test) for test in run.tests],
     }
@@ -234,8 +257,9 @@ def to_junit(run: Run) -> ET.Element:
 
 
 def _junit_suite(name: str, tests: list[TestResult], duration: float | None) -> ET.Element:
-    suite = ET.Element("testsuite", name=_xml_text(name), tests="0", failures="0",
-                       errors="0", skipped="0")
+    suite = ET.Element(
+        "testsuite", name=_xml_text(name), tests="0", failures="0", errors="0", skipped="0"
+    )
     if duration is not None:
         suite.set("time", _seconds(duration))
     for test in tests:
@@ -286,9 +310,9 @@ def _seconds(duration: float) -> str:
 
 
 def write_junit(run: Run, path: str | os.PathLike[str]) -> None:
-    tree = ET.ElementTree(to_junit(run))
-    ET.indent(tree)
-    text = ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True)
+    root = to_junit(run)
+    ET.indent(root)
+    text = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     _write(Path(path), text + b"\n", "JUnit XML")
 
 
@@ -296,5 +320,6 @@ def _write(path: Path, data: bytes, what: str) -> None:
     try:
         path.write_bytes(data)
     except OSError as error:
-        raise UsageError(f"cannot write the {what} to {path}: {error.strerror}",
-                         "choose a writable path") from error
+        raise UsageError(
+            f"cannot write the {what} to {path}: {error.strerror}", "choose a writable path"
+        ) from error

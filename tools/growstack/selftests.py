@@ -24,11 +24,26 @@ PROGRAMS = ("mm/map_stack",)
 _SELFTESTS = "tools/testing/selftests"
 
 
-def compile_static(gcc: str, source: Path, binary: Path, *, include: Path | None = None,
-                   libc_package: str = "libc6-dev") -> None:
+def compile_static(
+    gcc: str,
+    source: Path,
+    binary: Path,
+    *,
+    include: Path | None = None,
+    libc_package: str = "libc6-dev",
+) -> None:
     """`source` compiled and linked statically into `binary`, unless it already is."""
-    argv = [gcc, "-static", "-O2", "-Wall", "-pthread", *([f"-I{include}"] if include else []),
-            "-o", str(binary), str(source)]
+    argv = [
+        gcc,
+        "-static",
+        "-O2",
+        "-Wall",
+        "-pthread",
+        *([f"-I{include}"] if include else []),
+        "-o",
+        str(binary),
+        str(source),
+    ]
     digest = hashlib.sha256(" ".join(argv).encode() + source.read_bytes())
     if include:
         digest.update((include / "kselftest.h").read_bytes())
@@ -40,8 +55,9 @@ def compile_static(gcc: str, source: Path, binary: Path, *, include: Path | None
     if result.returncode != 0:
         first = (result.stderr.strip().splitlines() or ["no output"])[0]
         if "cannot find -lc" in result.stderr:
-            raise MissingDependency(f"static libc is missing: {gcc} cannot link -static",
-                                    f"install {libc_package}")
+            raise MissingDependency(
+                f"static libc is missing: {gcc} cannot link -static", f"install {libc_package}"
+            )
         raise BuildFailed(f"cannot compile {source.name}: {first}", "fix the program")
     stamp.write_text(digest.hexdigest())
 
@@ -54,18 +70,25 @@ def install(tree: Path, root: Path, gcc: str, *, libc_package: str = "libc6-dev"
         source = tree / _SELFTESTS / f"{program}.c"
         if source.is_file():
             name = Path(program).name
-            compile_static(gcc, source, root / TESTS / name,
-                           include=tree / _SELFTESTS, libc_package=libc_package)
+            compile_static(
+                gcc,
+                source,
+                root / TESTS / name,
+                include=tree / _SELFTESTS,
+                libc_package=libc_package,
+            )
             names.append(name)
     return names
 
 
-def build_initramfs(tree: Path, build_dir: Path, cross_compile: str | None,
-                    libc_package: str) -> Path:
+def build_initramfs(
+    tree: Path, build_dir: Path, cross_compile: str | None, libc_package: str
+) -> Path:
     """An initramfs whose /init runs the tree's selftests; its path in `build_dir`."""
     root = build_dir / "growstack-selftests"
     names = install(tree, root, f"{cross_compile or ''}gcc", libc_package=libc_package)
     path = build_dir / "growstack-initramfs.cpio"
-    initramfs.write(path, {"init": root / INIT,
-                           **{f"{TESTS}/{n}": root / TESTS / n for n in names}})
+    initramfs.write(
+        path, {"init": root / INIT, **{f"{TESTS}/{n}": root / TESTS / n for n in names}}
+    )
     return path

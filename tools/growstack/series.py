@@ -21,19 +21,47 @@ import git
 
 from .errors import SeriesError, UsageError
 from .project import Project
-from .tree import BASE_TAG, open_repo
+from .tree import BASE_TAG, commit_message, open_repo
 
 # Pin every setting that changes format-patch output, whatever the user's config.
 _EXPORT_CONFIG = [
-    "-c", "core.abbrev=12", "-c", "diff.algorithm=myers", "-c", "diff.noprefix=false",
-    "-c", "diff.mnemonicPrefix=false", "-c", "diff.renames=true", "-c", "diff.relative=false",
-    "-c", "format.signOff=false", "-c", "format.coverLetter=false", "-c", "format.thread=false",
-    "-c", "format.useAutoBase=false", "-c", "diff.suppressBlankEmpty=false",
-    "-c", "color.ui=false",
+    "-c",
+    "core.abbrev=12",
+    "-c",
+    "diff.algorithm=myers",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "diff.renames=true",
+    "-c",
+    "diff.relative=false",
+    "-c",
+    "format.signOff=false",
+    "-c",
+    "format.coverLetter=false",
+    "-c",
+    "format.thread=false",
+    "-c",
+    "format.useAutoBase=false",
+    "-c",
+    "diff.suppressBlankEmpty=false",
+    "-c",
+    "color.ui=false",
 ]
-_EXPORT_ARGS = ["format-patch", "--zero-commit", "--no-signature", "--no-numbered",
-                "--no-thread", "--no-cover-letter", "--encode-email-headers", "--no-to", "--no-cc",
-                "--no-add-header"]
+_EXPORT_ARGS = [
+    "format-patch",
+    "--zero-commit",
+    "--no-signature",
+    "--no-numbered",
+    "--no-thread",
+    "--no-cover-letter",
+    "--encode-email-headers",
+    "--no-to",
+    "--no-cc",
+    "--no-add-header",
+]
 
 
 @dataclass(frozen=True)
@@ -57,12 +85,16 @@ def read_series(series_file: Path, *, local: bool = False) -> list[Patch]:
             continue
         name, *options = line.split()
         if options and options != ["-p1"]:
-            raise SeriesError(f"{series_file}:{number}: unsupported options {' '.join(options)}",
-                              "patches must be git format-patch mails applying with -p1")
+            raise SeriesError(
+                f"{series_file}:{number}: unsupported options {' '.join(options)}",
+                "patches must be git format-patch mails applying with -p1",
+            )
         path = series_file.parent / name
         if not path.is_file():
-            raise SeriesError(f"{series_file}:{number} names {name}, which does not exist",
-                              f"add {path} or remove the line from the series")
+            raise SeriesError(
+                f"{series_file}:{number} names {name}, which does not exist",
+                f"add {path} or remove the line from the series",
+            )
         patches.append(Patch(path, local))
     return patches
 
@@ -76,26 +108,33 @@ def full_series(project: Project, *, include_local: bool = True) -> list[Patch]:
 
 def patch_id(text: str) -> str | None:
     """git's stable patch-id of a diff, or None when it holds no change."""
-    out = subprocess.run(["git", "patch-id", "--stable"], input=text, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["git", "patch-id", "--stable"], input=text, capture_output=True, text=True, check=True
+    ).stdout.split()
     return out[0] if out else None
 
 
 def carried_patch_ids(repo: git.Repo) -> list[tuple[str, str | None]]:
     """(commit, patch-id) for each commit since the base, oldest first."""
     commits = [c.hexsha for c in repo.iter_commits(f"{BASE_TAG}..HEAD", reverse=True)]
-    return [(c, patch_id(repo.git.show(c, "--format=", "--patch", "--no-color", "--full-index")))
-            for c in commits]
+    return [
+        (c, patch_id(repo.git.show(c, "--format=", "--patch", "--no-color", "--full-index")))
+        for c in commits
+    ]
 
 
 def ensure_clean(repo: git.Repo, what: str) -> None:
     git_dir = Path(repo.git_dir)
     if (git_dir / "rebase-apply").exists() or (git_dir / "rebase-merge").exists():
-        raise SeriesError(f"{repo.working_tree_dir} has a git am or rebase in progress",
-                          "finish it or run `git am --abort` / `git rebase --abort` there")
+        raise SeriesError(
+            f"{repo.working_tree_dir} has a git am or rebase in progress",
+            "finish it or run `git am --abort` / `git rebase --abort` there",
+        )
     if repo.is_dirty(untracked_files=True):
-        raise SeriesError(f"{repo.working_tree_dir} has uncommitted changes; {what} refuses "
-                          "to touch it", "commit or stash them first (git status shows them)")
+        raise SeriesError(
+            f"{repo.working_tree_dir} has uncommitted changes; {what} refuses to touch it",
+            "commit or stash them first (git status shows them)",
+        )
 
 
 @dataclass
@@ -115,14 +154,17 @@ def apply(tree: Path, patches: list[Patch], *, fresh: bool = False) -> ApplyResu
     try:
         repo.commit(BASE_TAG)
     except (git.BadName, ValueError):
-        raise UsageError(f"{tree} has no {BASE_TAG} tag", "make the tree with `growstack tree`") \
-            from None
+        raise UsageError(
+            f"{tree} has no {BASE_TAG} tag", "make the tree with `growstack tree`"
+        ) from None
     ensure_clean(repo, "apply")
     wanted = [(p, patch_id(p.path.read_text(errors="replace"))) for p in patches]
     for p, pid in wanted:
         if pid is None:
-            raise SeriesError(f"{p.path} holds no diff (not a git format-patch mail?)",
-                              "regenerate it with `growstack export` or git format-patch")
+            raise SeriesError(
+                f"{p.path} holds no diff (not a git format-patch mail?)",
+                "regenerate it with `growstack export` or git format-patch",
+            )
     original = repo.head.commit.hexsha
     have = carried_patch_ids(repo)
     stale = _first_mismatch(have, [pid for _, pid in wanted])
@@ -131,16 +173,19 @@ def apply(tree: Path, patches: list[Patch], *, fresh: bool = False) -> ApplyResu
     if stale is not None:
         if repo.head.commit.hexsha != _applied_head(repo):
             commit = repo.commit(have[stale][0])
+            subject = commit_message(commit).partition("\n")[0]
             raise SeriesError(
-                f"{tree} carries commit {commit.hexsha[:12]} ('{commit.summary}') that is not "
-                "the next patch of the series", "export it with `growstack export`, or make a "
-                "fresh tree")
+                f"{tree} carries commit {commit.hexsha[:12]} ('{subject}') that is not "
+                "the next patch of the series",
+                "export it with `growstack export`, or make a fresh tree",
+            )
         # Only growstack's own earlier apply is there: an older series, safe to redo.
         repo.git.reset("--hard", BASE_TAG)
         have = []
-    result = ApplyResult(present=[p.name for p, _ in wanted[:len(have)]],
-                         replaced=stale is not None)
-    pending = [p for p, _ in wanted[len(have):]]
+    result = ApplyResult(
+        present=[p.name for p, _ in wanted[: len(have)]], replaced=stale is not None
+    )
+    pending = [p for p, _ in wanted[len(have) :]]
     if pending:
         git_am(repo, pending, restore=original)
         result.applied = [p.name for p in pending]
@@ -176,8 +221,12 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
 def git_am(repo: git.Repo, pending: list[Patch], restore: str) -> None:
     """`git am --3way` of `pending`; on failure abort, reset to `restore`, raise."""
     try:
-        repo.git.am("--3way", "--quiet", *[str(p.path) for p in pending],
-                    env={**os.environ, **_identity_env(repo)})
+        repo.git.am(
+            "--3way",
+            "--quiet",
+            *[str(p.path) for p in pending],
+            env={**os.environ, **_identity_env(repo)},
+        )
     except git.GitCommandError as err:
         output = f"{err.stdout}\n{err.stderr}"
         failed = _failed_patch(output, pending)
@@ -202,16 +251,25 @@ def _conflicts(repo: git.Repo, output: str) -> list[str]:
 
 
 def _describe_failure(patch: Patch, conflicts: list[str], output: str) -> tuple[str, str]:
-    if "Patch format detection failed" in output or "Patch is empty" in output \
-            or "does not have a valid e-mail address" in output or "empty ident" in output:
-        return (f"{patch.path} is not a valid git format-patch mail",
-                "regenerate it with `growstack export` or git format-patch")
+    if (
+        "Patch format detection failed" in output
+        or "Patch is empty" in output
+        or "does not have a valid e-mail address" in output
+        or "empty ident" in output
+    ):
+        return (
+            f"{patch.path} is not a valid git format-patch mail",
+            "regenerate it with `growstack export` or git format-patch",
+        )
     where = f": conflicts in {', '.join(conflicts)}" if conflicts else ""
-    return (f"{patch.path} does not apply{where}; the tree was left as it was",
-            "rebase the patch onto the base (edit in a tree, then `growstack export`)")
+    return (
+        f"{patch.path} does not apply{where}; the tree was left as it was",
+        "rebase the patch onto the base (edit in a tree, then `growstack export`)",
+    )
 
 
 # -- export -----------------------------------------------------------------------
+
 
 @dataclass
 class ExportResult:
@@ -227,11 +285,19 @@ def subject(mail: str) -> str:
     return re.sub(r"\n[ \t]+", " ", match.group(1)).strip() if match else ""
 
 
-def _format_patches(repo: git.Repo, into: Path) -> list[Path]:
-    subprocess.run(["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", str(into),
-                    f"{BASE_TAG}..HEAD"], cwd=repo.working_tree_dir, check=True,
-                   capture_output=True)
-    return sorted(into.glob("*.patch"))
+def formatted(repo: git.Repo) -> list[tuple[str, bytes]]:
+    """The commits since the base as export writes them: (file name, mail), in order."""
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            ["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", scratch, f"{BASE_TAG}..HEAD"],
+            cwd=repo.working_tree_dir,
+            check=True,
+            capture_output=True,
+        )
+        # format-patch numbers the files; the order lives in `series` instead.
+        return [
+            (m.name.split("-", 1)[1], m.read_bytes()) for m in sorted(Path(scratch).glob("*.patch"))
+        ]
 
 
 def _guard_destination(project: Project) -> None:
@@ -241,8 +307,10 @@ def _guard_destination(project: Project) -> None:
     except git.InvalidGitRepositoryError:
         return
     if ours.git.status("--porcelain", "--", str(project.patches)):
-        raise SeriesError(f"{project.patches} has uncommitted changes; export would overwrite "
-                          "them", "commit or stash them first")
+        raise SeriesError(
+            f"{project.patches} has uncommitted changes; export would overwrite them",
+            "commit or stash them first",
+        )
 
 
 def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult:
@@ -252,9 +320,7 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     _guard_destination(project)
     old = full_series(project)
     local_subjects = {subject(p.path.read_text(errors="replace")) for p in old if p.local}
-    with tempfile.TemporaryDirectory() as scratch:
-        mails = [(m.name.split("-", 1)[1], m.read_bytes()) for m in
-                 _format_patches(repo, Path(scratch))]
+    mails = formatted(repo)
     new: dict[bool, list[tuple[str, bytes]]] = {False: [], True: []}
     for name, body in mails:
         local = subject(body.decode(errors="replace")) in local_subjects
@@ -267,9 +333,11 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     kept = {(local, name) for local, group in new.items() for name, _ in group}
     dropped = [p for p in old if (p.local, p.name) not in kept]
     if dropped and not prune:
-        raise SeriesError(f"export would remove {len(dropped)} patch(es) the tree does not carry "
-                          f"({', '.join(p.name for p in dropped[:3])})",
-                          "apply the series to the tree first, or pass --prune to drop them")
+        raise SeriesError(
+            f"export would remove {len(dropped)} patch(es) the tree does not carry "
+            f"({', '.join(p.name for p in dropped[:3])})",
+            "apply the series to the tree first, or pass --prune to drop them",
+        )
     hidden = repo.git.ls_files("--others", "--ignored", "--exclude-standard").splitlines()
     result = ExportResult(removed=[p.path for p in dropped], hidden=hidden)
     for local, directory in ((False, project.patches), (True, project.local_patches)):
@@ -288,8 +356,11 @@ def _write_series(directory: Path, mails: list[tuple[str, bytes]]) -> list[Path]
             path.write_bytes(body)
             written.append(path)
     series = directory / "series"
-    header = [line for line in series.read_text().splitlines() if line.startswith("#")] \
-        if series.exists() else []
+    header = (
+        [line for line in series.read_text().splitlines() if line.startswith("#")]
+        if series.exists()
+        else []
+    )
     text = "".join(f"{line}\n" for line in header + [name for name, _ in mails])
     if not series.exists() or series.read_text() != text:
         series.write_text(text)

@@ -21,12 +21,20 @@ _CROSS_PACKAGES = {"hppa-linux-gnu-": "gcc-hppa-linux-gnu"}
 # The C library to link the static test programs a QEMU guest runs (only a
 # recommendation of the cross gcc, so not installed with it).
 _CROSS_LIBC = {"hppa-linux-gnu-": "libc6-dev-hppa-cross"}
-_QEMU_PACKAGES = {"x86_64": "qemu-system-x86", "i386": "qemu-system-x86",
-                  "aarch64": "qemu-system-arm", "arm": "qemu-system-arm",
-                  "ppc64": "qemu-system-ppc", "riscv64": "qemu-system-misc",
-                  "hppa": "qemu-system-misc", "s390x": "qemu-system-misc",
-                  "alpha": "qemu-system-misc", "m68k": "qemu-system-misc",
-                  "sh4": "qemu-system-misc", "sparc": "qemu-system-sparc"}
+_QEMU_PACKAGES = {
+    "x86_64": "qemu-system-x86",
+    "i386": "qemu-system-x86",
+    "aarch64": "qemu-system-arm",
+    "arm": "qemu-system-arm",
+    "ppc64": "qemu-system-ppc",
+    "riscv64": "qemu-system-misc",
+    "hppa": "qemu-system-misc",
+    "s390x": "qemu-system-misc",
+    "alpha": "qemu-system-misc",
+    "m68k": "qemu-system-misc",
+    "sh4": "qemu-system-misc",
+    "sparc": "qemu-system-sparc",
+}
 # Host-native arches need no cross compiler.
 _NATIVE = {"um", "x86_64", "i386"}
 _DEFAULT_CROSS = {"parisc": "hppa-linux-gnu-"}
@@ -58,8 +66,9 @@ class Target:
         """Debian packages needed to build and boot this target (its QEMU last)."""
         wanted = []
         if self.cross_compile:
-            wanted.append(_CROSS_PACKAGES.get(self.cross_compile,
-                                              f"gcc-{self.cross_compile.rstrip('-')}"))
+            wanted.append(
+                _CROSS_PACKAGES.get(self.cross_compile, f"gcc-{self.cross_compile.rstrip('-')}")
+            )
             if self.cross_compile in _CROSS_LIBC:
                 wanted.append(_CROSS_LIBC[self.cross_compile])
         if self.qemu_arch:
@@ -72,13 +81,16 @@ def _qemu_params(path: Path) -> dict[str, str]:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "QemuArchParams":
-                return {k.arg: ast.literal_eval(k.value) for k in node.keywords
-                        if k.arg in ("linux_arch", "kconfig", "qemu_arch",
-                                     "kernel_command_line")}
+                return {
+                    k.arg: ast.literal_eval(k.value)
+                    for k in node.keywords
+                    if k.arg in ("linux_arch", "kconfig", "qemu_arch", "kernel_command_line")
+                }
     except (OSError, SyntaxError, ValueError) as err:
-        raise UsageError(f"cannot read qemu config {path}: {err}",
-                         "fix the file; it must call QemuArchParams with literal arguments") \
-            from None
+        raise UsageError(
+            f"cannot read qemu config {path}: {err}",
+            "fix the file; it must call QemuArchParams with literal arguments",
+        ) from None
     raise UsageError(f"{path} defines no QemuArchParams", "see kunit.py's qemu_configs/")
 
 
@@ -86,29 +98,43 @@ def kunit_dir(tree: Path) -> Path:
     """The tree's tools/testing/kunit, which must hold kunit.py."""
     path = tree / "tools/testing/kunit"
     if not (path / "kunit.py").is_file():
-        raise MissingDependency(f"{tree} has no tools/testing/kunit/kunit.py",
-                                "use a Linux tree of 5.5 or later")
+        raise MissingDependency(
+            f"{tree} has no tools/testing/kunit/kunit.py", "use a Linux tree of 5.5 or later"
+        )
     return path
 
 
 def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None = None) -> Target:
     kunit = kunit_dir(tree)
     if arch == "um":
-        return Target("um", (kunit / "configs/arch_uml.config").read_text(),
-                      cross_compile=cross_compile)
+        return Target(
+            "um", (kunit / "configs/arch_uml.config").read_text(), cross_compile=cross_compile
+        )
     ours = project.kunit / "qemu_configs" / f"{arch}.py"
     theirs = kunit / "qemu_configs" / f"{arch}.py"
     path = ours if ours.is_file() else theirs
     if not path.is_file():
-        known = sorted({p.stem for d in (ours.parent, theirs.parent) if d.is_dir()
-                        for p in d.glob("*.py") if p.stem != "__init__"} | {"um"})
-        raise UsageError(f"no KUnit target for arch {arch!r}",
-                         f"pick one of {', '.join(known)}")
+        known = sorted(
+            {
+                p.stem
+                for d in (ours.parent, theirs.parent)
+                if d.is_dir()
+                for p in d.glob("*.py")
+                if p.stem != "__init__"
+            }
+            | {"um"}
+        )
+        raise UsageError(f"no KUnit target for arch {arch!r}", f"pick one of {', '.join(known)}")
     params = _qemu_params(path)
     linux_arch = params.get("linux_arch", arch)
     if cross_compile is None and linux_arch not in _NATIVE:
         cross_compile = _DEFAULT_CROSS.get(linux_arch)
-    return Target(linux_arch, params.get("kconfig", ""), qemu_arch=params.get("qemu_arch"),
-                  qemu_config=path if path == ours else None, cross_compile=cross_compile,
-                  kunit_builds=linux_arch not in _BUILT_BY_GROWSTACK,
-                  runs_init=params.get("kernel_command_line", "").split()[-1:] == ["--"])
+    return Target(
+        linux_arch,
+        params.get("kconfig", ""),
+        qemu_arch=params.get("qemu_arch"),
+        qemu_config=path if path == ours else None,
+        cross_compile=cross_compile,
+        kunit_builds=linux_arch not in _BUILT_BY_GROWSTACK,
+        runs_init=params.get("kernel_command_line", "").split()[-1:] == ["--"],
+    )

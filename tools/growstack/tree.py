@@ -50,13 +50,14 @@ class BaseSpec:
     sha256: str
 
     @classmethod
-    def load(cls, path: Path) -> "BaseSpec":
+    def load(cls, path: Path) -> BaseSpec:
         try:
             data = tomllib.loads(path.read_text())["base"]
             return cls(**{field: str(data[field]) for field in cls.__dataclass_fields__})
         except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as err:
-            raise UsageError(f"{path} does not describe a base ({err})",
-                             "restore patches/base.toml from git") from None
+            raise UsageError(
+                f"{path} does not describe a base ({err})", "restore patches/base.toml from git"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,14 @@ class BaseInfo:
         Path(repo.git_dir, "growstack-base.json").write_text(json.dumps(asdict(self), indent=1))
 
     @classmethod
-    def of(cls, tree: Path) -> "BaseInfo":
+    def of(cls, tree: Path) -> BaseInfo:
         repo = open_repo(tree)
         try:
             return cls(**json.loads(Path(repo.git_dir, "growstack-base.json").read_text()))
         except (OSError, ValueError, TypeError):
-            raise UsageError(f"{tree} was not made by growstack tree",
-                             "make one with `growstack tree`") from None
+            raise UsageError(
+                f"{tree} was not made by growstack tree", "make one with `growstack tree`"
+            ) from None
 
 
 def open_repo(tree: Path) -> git.Repo:
@@ -86,6 +88,12 @@ def open_repo(tree: Path) -> git.Repo:
         return git.Repo(tree)
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
         raise UsageError(f"{tree} is not a git tree", "make one with `growstack tree`") from None
+
+
+def commit_message(commit: git.Commit) -> str:
+    """A commit's message as text (GitPython gives bytes for one it cannot decode)."""
+    message = commit.message
+    return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
 
 def kernel_version(makefile: str) -> str:
@@ -97,17 +105,24 @@ def kernel_version(makefile: str) -> str:
             fields[key.strip()] = value.strip()
     version = ".".join(fields.get(k, "") for k in ("VERSION", "PATCHLEVEL", "SUBLEVEL"))
     if version.count(".") != 2 or not version.replace(".", "").isdigit():
-        raise BaseTreeError("the base has no Linux top-level Makefile",
-                            "point growstack at a Linux source tree or tarball")
+        raise BaseTreeError(
+            "the base has no Linux top-level Makefile",
+            "point growstack at a Linux source tree or tarball",
+        )
     return version + fields.get("EXTRAVERSION", "")
 
 
 # -- Debian's linux-source package -------------------------------------------------
 
+
 def _dpkg_version(package: str) -> str | None:
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f", "${Status}|${Version}", package],
-                             capture_output=True, text=True, check=False).stdout
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Status}|${Version}", package],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
     except FileNotFoundError:
         return None
     state, _, version = out.partition("|")
@@ -117,12 +132,16 @@ def _dpkg_version(package: str) -> str | None:
 def _apt_versions(package: str) -> list[str]:
     """Versions the archive offers, newest first."""
     try:
-        out = subprocess.run(["apt-cache", "madison", package], capture_output=True,
-                             text=True, check=False).stdout
+        out = subprocess.run(
+            ["apt-cache", "madison", package], capture_output=True, text=True, check=False
+        ).stdout
     except FileNotFoundError:
         return []
-    return list(dict.fromkeys(line.split("|")[1].strip() for line in out.splitlines()
-                              if line.count("|") >= 2))
+    return list(
+        dict.fromkeys(
+            line.split("|")[1].strip() for line in out.splitlines() if line.count("|") >= 2
+        )
+    )
 
 
 def ensure_debian_source(spec: BaseSpec, status: Status) -> tuple[Path, str]:
@@ -140,41 +159,54 @@ def ensure_debian_source(spec: BaseSpec, status: Status) -> tuple[Path, str]:
         elif offered:
             wanted = offered[0]
         else:
-            raise MissingDependency(f"{spec.package} is neither installed nor offered by apt",
-                                    f"install {spec.package} or pass --source with a tarball")
+            raise MissingDependency(
+                f"{spec.package} is neither installed nor offered by apt",
+                f"install {spec.package} or pass --source with a tarball",
+            )
         if wanted != spec.package_version:
-            status.log(f"WARNING: {spec.package} {spec.package_version} (the pinned base) is "
-                       f"not available; using {wanted} instead. The series will be applied "
-                       "with a 3-way merge; update patches/base.toml when it applies cleanly.")
+            status.log(
+                f"WARNING: {spec.package} {spec.package_version} (the pinned base) is "
+                f"not available; using {wanted} instead. The series will be applied "
+                "with a 3-way merge; update patches/base.toml when it applies cleanly."
+            )
         if wanted != installed:
             deps.apt_install([f"{spec.package}={wanted}"], status, why="the base tree")
         installed = wanted
     tarball = Path(spec.tarball)
     if not tarball.is_file():
-        raise MissingDependency(f"{spec.package} is installed but {tarball} is missing",
-                                f"reinstall it: apt-get install --reinstall {spec.package}")
+        raise MissingDependency(
+            f"{spec.package} is installed but {tarball} is missing",
+            f"reinstall it: apt-get install --reinstall {spec.package}",
+        )
     return tarball, installed
 
 
 # -- the cache ----------------------------------------------------------------------
 
+
 def _run_git(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if result.returncode != 0:
-        raise BaseTreeError(f"git {args[0]} failed in {cwd}: {result.stderr.strip()[-300:]}",
-                            "check disk space and permissions in the workspace")
+        raise BaseTreeError(
+            f"git {args[0]} failed in {cwd}: {result.stderr.strip()[-300:]}",
+            "check disk space and permissions in the workspace",
+        )
     return result.stdout.strip()
 
 
 def _extract(tarball: Path, into: Path) -> tuple[Path, str]:
     """Unpack `tarball`; its single top-level directory and kernel version."""
-    result = subprocess.run(["tar", "-xf", str(tarball), "-C", str(into)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["tar", "-xf", str(tarball), "-C", str(into)], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        raise BaseTreeError(f"{tarball} is not a readable tarball: "
-                            f"{result.stderr.strip().splitlines()[-1] if result.stderr else ''}",
-                            "fetch it again or pass another --source")
+        raise BaseTreeError(
+            f"{tarball} is not a readable tarball: "
+            f"{result.stderr.strip().splitlines()[-1] if result.stderr else ''}",
+            "fetch it again or pass another --source",
+        )
     entries = list(into.iterdir())
     top = entries[0] if len(entries) == 1 and entries[0].is_dir() else into
     try:
@@ -184,8 +216,9 @@ def _extract(tarball: Path, into: Path) -> tuple[Path, str]:
     return top, kernel_version(makefile)
 
 
-def cached_base(tarball: Path, sha256: str, label: str, workspace: Path,
-                status: Status) -> tuple[Path, str]:
+def cached_base(
+    tarball: Path, sha256: str, label: str, workspace: Path, status: Status
+) -> tuple[Path, str]:
     """The bare cache repository for `tarball` and its base commit id."""
     cache = workspace / "base" / f"{sha256[:16]}.git"
     if cache.is_dir():
@@ -194,8 +227,9 @@ def cached_base(tarball: Path, sha256: str, label: str, workspace: Path,
         except (git.BadName, git.InvalidGitRepositoryError, ValueError):
             shutil.rmtree(cache)  # an interrupted earlier attempt
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache.parent, prefix=".new-",
-                                     ignore_cleanup_errors=True) as scratch:
+    with tempfile.TemporaryDirectory(
+        dir=cache.parent, prefix=".new-", ignore_cleanup_errors=True
+    ) as scratch:
         scratch_dir = Path(scratch)
         status.update(f"extracting {tarball.name} (once; later trees are cloned)", topic="base")
         (scratch_dir / "src").mkdir()
@@ -209,9 +243,17 @@ def cached_base(tarball: Path, sha256: str, label: str, workspace: Path,
         status.update(f"committing the pristine base of {label} into the cache", topic="base")
         # --force: the tarball's own .gitignore files must not hide any of its files.
         _run_git(["add", "-A", "--force", "."], top, env)
-        _run_git(["commit", "-q", "--no-verify", "-m",
-                  f"Linux {version} base\n\nFrom {label}\nsha256 {sha256}"],
-                 top, env)
+        _run_git(
+            [
+                "commit",
+                "-q",
+                "--no-verify",
+                "-m",
+                f"Linux {version} base\n\nFrom {label}\nsha256 {sha256}",
+            ],
+            top,
+            env,
+        )
         _run_git(["tag", BASE_TAG], top, env)
         commit = _run_git(["rev-parse", "HEAD"], top, env)
         os.replace(bare, cache)
@@ -228,8 +270,9 @@ def make_tree(dest: Path, origin: Path, commit: str, info: BaseInfo, status: Sta
     # A name of its own, so that a concurrent growstack making the same tree is harmless.
     partial = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
-        _run_git(["clone", "-q", "--shared", "--no-checkout", str(origin), str(partial)],
-                 dest.parent)
+        _run_git(
+            ["clone", "-q", "--shared", "--no-checkout", str(origin), str(partial)], dest.parent
+        )
         _run_git(["checkout", "-q", "-B", WORK_BRANCH, commit], partial)
         _run_git(["tag", "-f", BASE_TAG, commit], partial)
         info.save(git.Repo(partial))
@@ -237,8 +280,9 @@ def make_tree(dest: Path, origin: Path, commit: str, info: BaseInfo, status: Sta
             os.replace(partial, dest)
         except OSError as err:
             if not dest.is_dir():
-                raise UsageError(f"cannot make the work tree {dest}: {err.strerror}",
-                                 "pass another --dir") from None
+                raise UsageError(
+                    f"cannot make the work tree {dest}: {err.strerror}", "pass another --dir"
+                ) from None
             return _reuse(dest, info)  # the concurrent one finished first
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -250,15 +294,19 @@ def _reuse(dest: Path, info: BaseInfo) -> Path:
     try:
         have = BaseInfo.of(dest)
     except UsageError:
-        raise UsageError(f"{dest} exists and is not a growstack work tree",
-                         "pass another --dir or move it away") from None
+        raise UsageError(
+            f"{dest} exists and is not a growstack work tree", "pass another --dir or move it away"
+        ) from None
     if have.commit != info.commit:
-        raise UsageError(f"{dest} is a work tree of another base ({have.source})",
-                         "pass another --dir, or remove that tree if you no longer need it")
+        raise UsageError(
+            f"{dest} is a work tree of another base ({have.source})",
+            "pass another --dir, or remove that tree if you no longer need it",
+        )
     return dest
 
 
 # -- the stage ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Source:
@@ -270,8 +318,9 @@ class Source:
     ref: str | None = None
 
 
-def get_tree(spec: BaseSpec, source: Source, workspace: Path, dest: Path | None,
-             status: Status) -> tuple[Path, BaseInfo]:
+def get_tree(
+    spec: BaseSpec, source: Source, workspace: Path, dest: Path | None, status: Status
+) -> tuple[Path, BaseInfo]:
     """Make (or reuse) the work tree for `source` and say what it is based on."""
     if source.git_repo is not None:
         return _tree_from_git(source, workspace, dest, status)
@@ -306,19 +355,27 @@ def _kernel_at(repo: Path, commit: str) -> str:
     return kernel_version(_run_git(["show", f"{commit}:Makefile"], repo))
 
 
-def _tree_from_git(source: Source, workspace: Path, dest: Path | None,
-                   status: Status) -> tuple[Path, BaseInfo]:
+def _tree_from_git(
+    source: Source, workspace: Path, dest: Path | None, status: Status
+) -> tuple[Path, BaseInfo]:
     assert source.git_repo is not None
     repo = source.git_repo.resolve()
     try:
         commit = git.Repo(repo).commit(source.ref or "HEAD").hexsha
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-        raise UsageError(f"{repo} is not a git tree", "pass the path of a Linux git checkout") \
-            from None
+        raise UsageError(
+            f"{repo} is not a git tree", "pass the path of a Linux git checkout"
+        ) from None
     except (git.BadName, ValueError):
-        raise UsageError(f"{source.ref} is not a commit in {repo}",
-                         "pass a branch, tag or commit id that exists there") from None
-    info = BaseInfo(kernel=_kernel_at(repo, commit), source=f"git {repo} {source.ref or 'HEAD'}",
-                    sha256="", commit=commit)
+        raise UsageError(
+            f"{source.ref} is not a commit in {repo}",
+            "pass a branch, tag or commit id that exists there",
+        ) from None
+    info = BaseInfo(
+        kernel=_kernel_at(repo, commit),
+        source=f"git {repo} {source.ref or 'HEAD'}",
+        sha256="",
+        commit=commit,
+    )
     dest = dest or workspace / "trees" / f"linux-{info.kernel}-{commit[:12]}"
     return make_tree(dest.resolve(), repo, commit, info, status), info

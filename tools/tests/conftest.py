@@ -28,8 +28,7 @@ def project() -> Project:
 
 @pytest.fixture(scope="session")
 def kernel_workspace() -> Path:
-    path = Path(os.environ.get("GROWSTACK_TEST_HOME",
-                               Path.home() / ".cache" / "growstack-test"))
+    path = Path(os.environ.get("GROWSTACK_TEST_HOME", Path.home() / ".cache" / "growstack-test"))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -45,10 +44,15 @@ def kernel_tree(kernel_workspace: Path, project: Project) -> Path:
     if override:
         return Path(override)
     spec = tree.BaseSpec.load(project.base_file)
-    path, _ = tree.get_tree(spec, tree.Source(), kernel_workspace,
-                            kernel_workspace / "trees" / "pristine", _status())
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=path, capture_output=True,
-                          text=True).stdout == "", f"{path} was modified by a test"
+    path, _ = tree.get_tree(
+        spec, tree.Source(), kernel_workspace, kernel_workspace / "trees" / "pristine", _status()
+    )
+    assert (
+        subprocess.run(
+            ["git", "status", "--porcelain"], cwd=path, capture_output=True, text=True
+        ).stdout
+        == ""
+    ), f"{path} was modified by a test"
     return path
 
 

@@ -10,16 +10,26 @@ MAKEFILE = "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 7\nEXTRAVERSION =\nNAME = T
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
-def make_tarball(tmp: Path, files: dict[str, str] | None = None, name: str = "linux-tiny",
-                 executable: tuple[str, ...] = ()) -> Path:
+def make_tarball(
+    tmp: Path,
+    files: dict[str, str] | None = None,
+    name: str = "linux-tiny",
+    executable: tuple[str, ...] = (),
+) -> Path:
     """A tarball shaped like linux-source: one top directory holding a Makefile."""
     src = tmp / "tarball-src" / name
-    contents = {"Makefile": MAKEFILE, "mm/mmap.c": "int mmap;\n", "README": "tiny\n",
-                ".gitignore": "*.o\n", "kept.o": "an object the tarball ships\n"}
+    contents = {
+        "Makefile": MAKEFILE,
+        "mm/mmap.c": "int mmap;\n",
+        "README": "tiny\n",
+        ".gitignore": "*.o\n",
+        "kept.o": "an object the tarball ships\n",
+    }
     contents.update(files or {})
     for rel, text in contents.items():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +48,8 @@ def make_project(root: Path, series: list[str] | None = None) -> Path:
     (root / "kunit").mkdir(exist_ok=True)
     (root / "patches" / "base.toml").write_text(
         '[base]\nkernel = "6.12.7"\npackage = "linux-source-tiny"\n'
-        'package_version = "1"\ntarball = "/nonexistent.tar.xz"\nsha256 = "00"\n')
+        'package_version = "1"\ntarball = "/nonexistent.tar.xz"\nsha256 = "00"\n'
+    )
     (root / "patches" / "series").write_text("\n".join(series or []) + "\n")
     (root / "patches" / "local" / "series").write_text("")
     return root
@@ -49,8 +60,19 @@ def commit_change(tree: Path, rel: str, text: str, subject: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     git(tree, "add", "--force", rel)  # the base's own .gitignore files may match it
-    git(tree, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
-        "-m", subject, "-m", "Why it is needed.\n\nSigned-off-by: Dev <dev@example.org>")
+    git(
+        tree,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-q",
+        "-m",
+        subject,
+        "-m",
+        "Why it is needed.\n\nSigned-off-by: Dev <dev@example.org>",
+    )
     return git(tree, "rev-parse", "HEAD")
 
 
@@ -64,7 +86,8 @@ def fake_kunit_tree(root: Path) -> Path:
     (kunit / "configs/default.config").write_text("CONFIG_KUNIT=y\n")
     (kunit / "qemu_configs/x86_64.py").write_text(
         "from ..qemu_config import QemuArchParams\n"
-        "QEMU_ARCH = QemuArchParams(linux_arch='x86_64', kconfig=\'\'\'\nCONFIG_SERIAL_8250=y\'\'\',\n"
+        "QEMU_ARCH = QemuArchParams(linux_arch='x86_64', kconfig='''\nCONFIG_SERIAL_8250=y''',\n"
         "    qemu_arch='x86_64', kernel_path='arch/x86/boot/bzImage',\n"
-        "    kernel_command_line='console=ttyS0', extra_qemu_params=[])\n")
+        "    kernel_command_line='console=ttyS0', extra_qemu_params=[])\n"
+    )
     return root

@@ -28,8 +28,16 @@ esac
 # A checkpatch that finds nothing; the real one runs in the kernel tests.
 CHECKPATCH = "#!/bin/sh\nexit 0\n"
 LOCAL_SUBJECT = "local: make the tiny emulator boot"
-KTAP = ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: tiny", "    1..2",
-        "    ok 1 tiny_one", "    ok 2 tiny_two # SKIP not here", "ok 1 tiny"]
+KTAP = [
+    "KTAP version 1",
+    "1..1",
+    "    KTAP version 1",
+    "    # Subtest: tiny",
+    "    1..2",
+    "    ok 1 tiny_one",
+    "    ok 2 tiny_two # SKIP not here",
+    "ok 1 tiny",
+]
 LETTER = """\
 Subject: mm: grow the tiny things
 Version: 1
@@ -50,16 +58,27 @@ def tiny_tarball(tmp: Path, checkpatch: str = CHECKPATCH) -> Path:
 
 
 def new_tree(tarball: Path, workspace: Path, dest: Path) -> Path:
-    spec = tree.BaseSpec(kernel="6.12.7", package="none", package_version="1",
-                         tarball="/none", sha256="00")
+    spec = tree.BaseSpec(
+        kernel="6.12.7", package="none", package_version="1", tarball="/none", sha256="00"
+    )
     path, _ = tree.get_tree(spec, tree.Source(tarball=str(tarball)), workspace, dest, status())
     return path
 
 
 def commit_project(project: Project, message: str) -> None:
     git(project.root, "add", "-A")
-    git(project.root, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-q",
-        "--allow-empty", "-m", message)
+    git(
+        project.root,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        message,
+    )
 
 
 def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
@@ -84,16 +103,22 @@ def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     commit_project(project, "the series")
     release = new_tree(tarball, work, tmp / "release")
     write_results(work, dev)
-    return {"project": project.root, "work": work, "dev": dev, "release": release,
-            "tarball": tarball}
+    return {
+        "project": project.root,
+        "work": work,
+        "dev": dev,
+        "release": release,
+        "tarball": tarball,
+    }
 
 
 def write_results(work: Path, tested: Path, arch: str = "um") -> Path:
     """results/<arch>.json as `growstack test` writes it, for a run on `tested`."""
     path = work / "results" / f"{arch}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    report.write_json(ktap.parse(KTAP), path, {"arch": arch,
-                                              **pipeline.evidence_metadata(tested, arch)})
+    report.write_json(
+        ktap.parse(KTAP), path, {"arch": arch, **pipeline.evidence_metadata(tested, arch)}
+    )
     return path
 
 
@@ -116,10 +141,25 @@ def isolated_env(tmp: Path, *, identity: bool = True, extra_config: str = "") ->
     config = tmp / "gitconfig"
     user = "[user]\n\tname = Dev\n\temail = dev@example.org\n" if identity else ""
     config.write_text(user + extra_config)
-    env = {"HOME": str(home), "GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1",
-           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
-           "XDG_DATA_HOME": str(home / ".local/share")}
+    env = {
+        "HOME": str(home),
+        "GIT_CONFIG_GLOBAL": str(config),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+    }
     if not identity:
-        env.update({v: "" for v in ("GIT_COMMITTER_NAME", "GIT_AUTHOR_NAME", "EMAIL",
-                                    "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_EMAIL")})
+        env.update(
+            {
+                v: ""
+                for v in (
+                    "GIT_COMMITTER_NAME",
+                    "GIT_AUTHOR_NAME",
+                    "EMAIL",
+                    "GIT_COMMITTER_EMAIL",
+                    "GIT_AUTHOR_EMAIL",
+                )
+            }
+        )
     return env

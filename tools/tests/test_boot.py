@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,19 +12,31 @@ from growstack.errors import UsageError
 from growstack.progress import Status
 
 
-def request(tmp_path: Path, **changes) -> boot.Request:
+def request(tmp_path: Path, **changes: Any) -> boot.Request:
     fragment = tmp_path / "um.config"
     fragment.write_text("CONFIG_HOSTFS=y\n")
-    return boot.Request(tree=tmp_path / "linux", build_dir=tmp_path / "build",
-                        root=tmp_path / "root", config_fragment=fragment, **changes)
+    return boot.Request(
+        tree=tmp_path / "linux",
+        build_dir=tmp_path / "build",
+        root=tmp_path / "root",
+        config_fragment=fragment,
+        **changes,
+    )
 
 
 def test_command_boots_the_program_from_a_hostfs_root(tmp_path: Path) -> None:
     req = request(tmp_path, env=["threads=10"], kernel_args=["dynamic_stack=off"])
     assert boot.command(req) == [
-        str(tmp_path / "build/linux"), "mem=1G", "console=tty", "rootfstype=hostfs",
-        f"rootflags={tmp_path / 'root'}", "rw", "init=/workload", "dynamic_stack=off",
-        "threads=10"]
+        str(tmp_path / "build/linux"),
+        "mem=1G",
+        "console=tty",
+        "rootfstype=hostfs",
+        f"rootflags={tmp_path / 'root'}",
+        "rw",
+        "init=/workload",
+        "dynamic_stack=off",
+        "threads=10",
+    ]
 
 
 def test_a_crash_passes_its_lkdtm_type_and_injection_to_the_program(tmp_path: Path) -> None:
@@ -36,8 +49,10 @@ def has_interpreter(binary: Path) -> bool:
     data = binary.read_bytes()
     phoff = int.from_bytes(data[32:40], "little")
     size, count = int.from_bytes(data[54:56], "little"), int.from_bytes(data[56:58], "little")
-    return any(int.from_bytes(data[phoff + i * size:phoff + i * size + 4], "little") == 3
-               for i in range(count))
+    return any(
+        int.from_bytes(data[phoff + i * size : phoff + i * size + 4], "little") == 3
+        for i in range(count)
+    )
 
 
 @pytest.mark.parametrize("program", ["workload", "crash"])
@@ -54,8 +69,9 @@ def test_guest_programs_compile_statically_and_are_cached(tmp_path: Path, progra
 
 
 def test_an_unknown_program_names_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(UsageError,
-                       match="no guest program 'nope'; pick one of crash, selftests, workload"):
+    with pytest.raises(
+        UsageError, match="no guest program 'nope'; pick one of crash, selftests, workload"
+    ):
         boot.prepare_root(request(tmp_path, program="nope"), Status(tty=False))
 
 
@@ -72,9 +88,16 @@ def test_no_boot_config_for_an_arch_names_those_there_are(tmp_path: Path) -> Non
         boot.boot_config(tmp_path, "vax")
 
 
-WORKLOAD = ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: workload",
-            "    1..1", "    # growstack: threads=3", "    ok 1 threads_started",
-            "ok 1 workload"]
+WORKLOAD = [
+    "KTAP version 1",
+    "1..1",
+    "    KTAP version 1",
+    "    # Subtest: workload",
+    "    1..1",
+    "    # growstack: threads=3",
+    "    ok 1 threads_started",
+    "ok 1 workload",
+]
 
 
 def test_a_program_that_powers_down_cleanly_passes() -> None:
@@ -83,25 +106,32 @@ def test_a_program_that_powers_down_cleanly_passes() -> None:
     assert run.status is ktap.Status.PASS
 
 
-@pytest.mark.parametrize("tail, returncode, status", [
-    ([], 0, ktap.Status.FAIL),                                    # exited, never powered down
-    (["reboot: Power down"], 1, ktap.Status.FAIL),                # powered down, bad status
-    (["Kernel panic - not syncing: x"], None, ktap.Status.TIMEOUT),  # hung
-])
-def test_a_program_that_does_not_shut_down_cleanly_fails(tail: list[str], returncode: int | None,
-                                                         status: ktap.Status) -> None:
+@pytest.mark.parametrize(
+    "tail, returncode, status",
+    [
+        ([], 0, ktap.Status.FAIL),  # exited, never powered down
+        (["reboot: Power down"], 1, ktap.Status.FAIL),  # powered down, bad status
+        (["Kernel panic - not syncing: x"], None, ktap.Status.TIMEOUT),  # hung
+    ],
+)
+def test_a_program_that_does_not_shut_down_cleanly_fails(
+    tail: list[str], returncode: int | None, status: ktap.Status
+) -> None:
     run = boot.judge_program([*WORKLOAD, *tail], returncode)
     assert run.tests[-1].name == "clean_shutdown" and run.tests[-1].status is status
 
 
 def test_a_host_whose_fp_state_uml_cannot_load_is_named() -> None:
-    lines = ["Run /workload as init process",
-             "userspace - ptrace set fp regs failed, errno = 14",
-             "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b"]
+    lines = [
+        "Run /workload as init process",
+        "userspace - ptrace set fp regs failed, errno = 14",
+        "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b",
+    ]
     run = boot.judge_program(lines, 134)
     assert run.status is not ktap.Status.PASS
-    assert any("XSAVE" in warning and "patches/local/" in warning for warning in run.warnings)
-    assert not boot.judge_program([*WORKLOAD, "reboot: Power down"], 0).warnings
+    assert any("XSAVE" in warning and "patches/local/" in warning for warning in run.host_warnings)
+    assert not any("XSAVE" in warning for warning in run.warnings)  # not a parse warning
+    assert not boot.judge_program([*WORKLOAD, "reboot: Power down"], 0).host_warnings
 
 
 OVERFLOW = [
@@ -130,8 +160,9 @@ def test_a_report_out_of_order_or_missing_fails() -> None:
 
 
 def test_a_kernel_that_survives_or_hangs_fails() -> None:
-    survived = boot.judge_crash([*OVERFLOW, "not ok 1 crash # the kernel survived X"], 0,
-                                "overflow")
+    survived = boot.judge_crash(
+        [*OVERFLOW, "not ok 1 crash # the kernel survived X"], 0, "overflow"
+    )
     assert verdicts(survived)["does_not_continue"] is ktap.Status.FAIL
     hung = boot.judge_crash(OVERFLOW, None, "overflow")
     assert verdicts(hung)["does_not_continue"] is ktap.Status.FAIL and hung.timed_out
@@ -140,7 +171,9 @@ def test_a_kernel_that_survives_or_hangs_fails() -> None:
 def test_booting_without_a_build_needs_a_built_kernel(tmp_path: Path) -> None:
     from growstack import pipeline
     from growstack.project import Project
-    ctx = pipeline.Context(Project(Path(__file__).resolve().parents[2]), tmp_path,
-                           Status(tty=False))
+
+    ctx = pipeline.Context(
+        Project(Path(__file__).resolve().parents[2]), tmp_path, Status(tty=False)
+    )
     with pytest.raises(UsageError, match=r"no kernel in .*boot-um to boot; boot once with a build"):
         pipeline.boot_kernel(ctx, tmp_path / "linux", build=False)

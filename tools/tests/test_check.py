@@ -32,8 +32,17 @@ echo "total: 0 errors, 0 warnings, 0 checks, 12 lines checked"
 
 
 def run_check(paths: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
-    return growstack("--project", str(paths["project"]), "--workdir", str(paths["work"]),
-                     "check", "--tree", str(paths["release"]), "--no-build", *args)
+    return growstack(
+        "--project",
+        str(paths["project"]),
+        "--workdir",
+        str(paths["work"]),
+        "check",
+        "--tree",
+        str(paths["release"]),
+        "--no-build",
+        *args,
+    )
 
 
 def test_a_clean_series_passes(tmp_path: Path) -> None:
@@ -48,8 +57,12 @@ def test_a_patch_that_does_not_export_back_unchanged(tmp_path: Path) -> None:
     paths = make_release(tmp_path)
     patch = paths["project"] / "patches" / "mm-add-stack.patch"
     # git am takes it as it is, but export writes the all-zero hash growstack pins.
-    patch.write_text(patch.read_text().replace("From 0000000000000000000000000000000000000000",
-                                               "From 1234567890123456789012345678901234567890"))
+    patch.write_text(
+        patch.read_text().replace(
+            "From 0000000000000000000000000000000000000000",
+            "From 1234567890123456789012345678901234567890",
+        )
+    )
     commit_project(context(paths).project, "a patch not made by export")
     result = run_check(paths)
     assert_one_line_error(result, Exit.EXPORT_DIFFERS, "patches/mm-add-stack.patch would change")
@@ -58,12 +71,16 @@ def test_a_patch_that_does_not_export_back_unchanged(tmp_path: Path) -> None:
 def test_checkpatch_findings_are_listed_and_counted(tmp_path: Path) -> None:
     paths = make_release(tmp_path, checkpatch=NOISY_CHECKPATCH)
     result = run_check(paths)
-    assert_one_line_error(result, Exit.CHECK_FAILED, "1 error(s), 0 warning(s), 1 check(s) in "
-                          "1 of 2 patch(es)", "first: patches/mm-add-stack.patch:9: ERROR: "
-                          "trailing whitespace")
+    assert_one_line_error(
+        result,
+        Exit.CHECK_FAILED,
+        "1 error(s), 0 warning(s), 1 check(s) in 1 of 2 patch(es)",
+        "first: patches/mm-add-stack.patch:9: ERROR: trailing whitespace",
+    )
     assert result.stdout.splitlines() == [
         "patches/mm-add-stack.patch:9: ERROR: trailing whitespace",
-        "patches/mm-add-stack.patch:12: CHECK: Alignment should match open parenthesis"]
+        "patches/mm-add-stack.patch:12: CHECK: Alignment should match open parenthesis",
+    ]
 
 
 def test_checkpatch_that_fails_without_findings_is_not_clean(tmp_path: Path) -> None:
@@ -84,15 +101,28 @@ def test_export_check_needs_the_applied_series(tmp_path: Path) -> None:
     check.require_zero_export(pipeline.release_tree(ctx, paths["release"]), ctx.project)
 
 
-@pytest.mark.parametrize("lines, expected", [
-    (["  CC      mm/a.o", "mm/a.c:3:9: error: 'x' undeclared", "make[2]: *** [mm/a.o] Error 1"],
-     "mm/a.c:3:9: error: 'x' undeclared"),
-    (["  LD      vmlinux", "ld: mm/a.o: undefined reference to `grow'", "make: *** Error 2"],
-     "ld: mm/a.o: undefined reference to `grow'"),
-    (["  CC      mm/a.o", "make[1]: *** [Makefile:224: __sub-make] Error 2"],
-     "make[1]: *** [Makefile:224: __sub-make] Error 2"),
-    (["nothing useful", "the last line"], "the last line"),
-])
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        (
+            [
+                "  CC      mm/a.o",
+                "mm/a.c:3:9: error: 'x' undeclared",
+                "make[2]: *** [mm/a.o] Error 1",
+            ],
+            "mm/a.c:3:9: error: 'x' undeclared",
+        ),
+        (
+            ["  LD      vmlinux", "ld: mm/a.o: undefined reference to `grow'", "make: *** Error 2"],
+            "ld: mm/a.o: undefined reference to `grow'",
+        ),
+        (
+            ["  CC      mm/a.o", "make[1]: *** [Makefile:224: __sub-make] Error 2"],
+            "make[1]: *** [Makefile:224: __sub-make] Error 2",
+        ),
+        (["nothing useful", "the last line"], "the last line"),
+    ],
+)
 def test_first_error_of_a_failed_build(lines: list[str], expected: str) -> None:
     assert check.first_error(lines) == expected
 
@@ -154,13 +184,19 @@ print "THE REST\\nM:\\tLinus Torvalds <torvalds\\@linux-foundation.org>\\n";
 """
 
 
-@pytest.mark.parametrize("path, answer", [
-    ("arch/um/include/asm/current.h",
-     "arch/um/include/asm/current.h is covered by USER-MODE LINUX (UML)"),
-    ("mm/unmaintained.c", None),
-])
+@pytest.mark.parametrize(
+    "path, answer",
+    [
+        (
+            "arch/um/include/asm/current.h",
+            "arch/um/include/asm/current.h is covered by USER-MODE LINUX (UML)",
+        ),
+        ("mm/unmaintained.c", None),
+    ],
+)
 def test_a_new_file_needs_no_maintainers_change_only_if_a_section_covers_it(
-        tmp_path: Path, path: str, answer: str | None) -> None:
+    tmp_path: Path, path: str, answer: str | None
+) -> None:
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "get_maintainer.pl").write_text(GET_MAINTAINER)
     patch = tmp_path / "new.patch"
@@ -170,7 +206,8 @@ def test_a_new_file_needs_no_maintainers_change_only_if_a_section_covers_it(
 
 UNKNOWN_COMMIT_CHECKPATCH = """#!/bin/sh
 for patch; do :; done
-echo "$patch:7: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5d698966fa7b', maybe rebased or not pulled?"
+echo "$patch:7: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5d698966fa7b'," \
+     "maybe rebased or not pulled?"
 echo "total: 0 errors, 1 warnings, 0 checks, 12 lines checked"
 exit 1
 """
@@ -180,6 +217,8 @@ def test_unknown_commit_ids_are_answered_on_a_base_without_history(tmp_path: Pat
     paths = make_release(tmp_path, checkpatch=UNKNOWN_COMMIT_CHECKPATCH)
     result = run_check(paths)
     assert result.returncode == 0, result.stderr
-    assert "answered UNKNOWN_COMMIT_ID: the base has no git history to look commit ids up " \
-           "in" in result.stdout
+    assert (
+        "answered UNKNOWN_COMMIT_ID: the base has no git history to look commit ids up "
+        "in" in result.stdout
+    )
     assert not check.has_history(paths["release"])

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,15 +21,25 @@ from growstack.errors import Exit
 from helpers import commit_change, fake_kunit_tree, git, make_project, make_tarball
 
 
-def growstack(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "growstack", *args], cwd=cwd,
-                          env={**os.environ, **(env or {})}, input=stdin.decode(errors="replace")
-                          if stdin is not None else None, capture_output=True, text=True)
+def growstack(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "growstack", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        input=stdin.decode(errors="replace") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+    )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: Exit,
-                          *fragments: str) -> None:
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], code: Exit, *fragments: str
+) -> None:
     assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     errors = [line for line in lines if line.startswith("growstack: error: ")]
@@ -46,23 +57,43 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     project = make_project(tmp_path / "project")
     tarball = make_tarball(tmp_path)
     work = tmp_path / "work"
-    made = growstack("--project", str(project), "--workdir", str(work), "tree", "--source",
-                     str(tarball), "--dir", str(tmp_path / "dev"))
+    made = growstack(
+        "--project",
+        str(project),
+        "--workdir",
+        str(work),
+        "tree",
+        "--source",
+        str(tarball),
+        "--dir",
+        str(tmp_path / "dev"),
+    )
     assert made.returncode == 0, made.stderr
     dev = tmp_path / "dev"
     commit_change(dev, "mm/mmap.c", "int mmap;\nint grows;\n", "mm: add grows")
-    exported = growstack("--project", str(project), "--workdir", str(work), "export", "--tree",
-                         str(dev))
+    exported = growstack(
+        "--project", str(project), "--workdir", str(work), "export", "--tree", str(dev)
+    )
     assert exported.returncode == 0, exported.stderr
-    fresh = growstack("--project", str(project), "--workdir", str(work), "tree", "--source",
-                      str(tarball), "--dir", str(tmp_path / "fresh"))
+    fresh = growstack(
+        "--project",
+        str(project),
+        "--workdir",
+        str(work),
+        "tree",
+        "--source",
+        str(tarball),
+        "--dir",
+        str(tmp_path / "fresh"),
+    )
     assert fresh.returncode == 0, fresh.stderr
     return {"project": project, "work": work, "tarball": tarball, "tree": tmp_path / "fresh"}
 
 
-def run_in(setup: dict[str, Path], *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    return growstack("--project", str(setup["project"]), "--workdir", str(setup["work"]), *args,
-                     **kwargs)
+def run_in(setup: dict[str, Path], *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return growstack(
+        "--project", str(setup["project"]), "--workdir", str(setup["work"]), *args, **kwargs
+    )
 
 
 def test_apply_and_reapply_through_the_cli(setup: dict[str, Path]) -> None:
@@ -84,8 +115,9 @@ def test_patch_that_does_not_apply(setup: dict[str, Path]) -> None:
     commit_change(setup["tree"], "mm/mmap.c", "long mmap;\n", "conflicting base")
     git(setup["tree"], "tag", "-f", "growstack/base")
     head = git(setup["tree"], "rev-parse", "HEAD")
-    assert_one_line_error(run_in(setup, "apply"), Exit.SERIES_FAILED,
-                          "mm-add-grows.patch does not apply", "mm/mmap.c")
+    assert_one_line_error(
+        run_in(setup, "apply"), Exit.SERIES_FAILED, "mm-add-grows.patch does not apply", "mm/mmap.c"
+    )
     assert git(setup["tree"], "rev-parse", "HEAD") == head
     assert git(setup["tree"], "status", "--porcelain") == ""
 
@@ -101,35 +133,64 @@ def test_series_names_a_missing_file(setup: dict[str, Path]) -> None:
 
 
 def test_sha256_mismatch(setup: dict[str, Path], tmp_path: Path) -> None:
-    assert_one_line_error(run_in(setup, "tree", "--source", str(setup["tarball"]), "--sha256",
-                                 "1" * 64, "--dir", str(tmp_path / "t")),
-                          Exit.BASE_FAILED, "sha256 mismatch")
+    assert_one_line_error(
+        run_in(
+            setup,
+            "tree",
+            "--source",
+            str(setup["tarball"]),
+            "--sha256",
+            "1" * 64,
+            "--dir",
+            str(tmp_path / "t"),
+        ),
+        Exit.BASE_FAILED,
+        "sha256 mismatch",
+    )
     assert not (tmp_path / "t").exists()
 
 
 def test_corrupt_tarball(setup: dict[str, Path], tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.tar.xz"
     corrupt.write_bytes(setup["tarball"].read_bytes()[:300])
-    assert_one_line_error(run_in(setup, "tree", "--source", str(corrupt), "--dir",
-                                 str(tmp_path / "t")), Exit.BASE_FAILED, "not a readable tarball")
+    assert_one_line_error(
+        run_in(setup, "tree", "--source", str(corrupt), "--dir", str(tmp_path / "t")),
+        Exit.BASE_FAILED,
+        "not a readable tarball",
+    )
 
 
 def test_download_failure(setup: dict[str, Path], tmp_path: Path) -> None:
-    assert_one_line_error(run_in(setup, "tree", "--source", "https://127.0.0.1:9/linux.tar.xz",
-                                 "--sha256", "2" * 64, "--dir", str(tmp_path / "t")),
-                          Exit.BASE_FAILED, "cannot download")
+    assert_one_line_error(
+        run_in(
+            setup,
+            "tree",
+            "--source",
+            "https://127.0.0.1:9/linux.tar.xz",
+            "--sha256",
+            "2" * 64,
+            "--dir",
+            str(tmp_path / "t"),
+        ),
+        Exit.BASE_FAILED,
+        "cannot download",
+    )
 
 
 def test_missing_linux_source_package(setup: dict[str, Path], tmp_path: Path) -> None:
     base = setup["project"] / "patches/base.toml"
     base.write_text(base.read_text().replace("linux-source-tiny", "linux-source-growstack-none"))
-    assert_one_line_error(run_in(setup, "tree", "--dir", str(tmp_path / "t")),
-                          Exit.MISSING_DEPENDENCY, "linux-source-growstack-none")
+    assert_one_line_error(
+        run_in(setup, "tree", "--dir", str(tmp_path / "t")),
+        Exit.MISSING_DEPENDENCY,
+        "linux-source-growstack-none",
+    )
 
 
 def test_no_kunit_py_in_the_tree(setup: dict[str, Path]) -> None:
-    assert_one_line_error(run_in(setup, "test", "--arch", "um"), Exit.MISSING_DEPENDENCY,
-                          "kunit.py")
+    assert_one_line_error(
+        run_in(setup, "test", "--arch", "um"), Exit.MISSING_DEPENDENCY, "kunit.py"
+    )
 
 
 def test_no_compiler(setup: dict[str, Path], tmp_path: Path) -> None:
@@ -162,20 +223,25 @@ def test_no_tree_yet(tmp_path: Path) -> None:
 
 
 def test_not_a_project(tmp_path: Path) -> None:
-    assert_one_line_error(growstack("--project", str(tmp_path), "apply"), Exit.USAGE,
-                          "not a growstack repository")
+    assert_one_line_error(
+        growstack("--project", str(tmp_path), "apply"), Exit.USAGE, "not a growstack repository"
+    )
 
 
 def test_passthrough_only_for_test_and_run(setup: dict[str, Path]) -> None:
     assert_one_line_error(run_in(setup, "apply", "--", "--foo"), Exit.USAGE, "after --")
 
 
-@pytest.mark.parametrize("payload", [
-    b"",
-    b"\x00\x01\x02\xff\xfe" * 500,
-    b"KTAP version 1\n1..3\nok 1 a\n",  # truncated: two tests never reported
-    b"just some\nconsole noise\n",
-], ids=["empty", "binary", "truncated", "garbage"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x00\x01\x02\xff\xfe" * 500,
+        b"KTAP version 1\n1..3\nok 1 a\n",  # truncated: two tests never reported
+        b"just some\nconsole noise\n",
+    ],
+    ids=["empty", "binary", "truncated", "garbage"],
+)
 def test_bad_ktap(tmp_path: Path, payload: bytes) -> None:
     log = tmp_path / "console.log"
     log.write_bytes(payload)
@@ -194,8 +260,7 @@ def test_bad_ktap_on_stdin() -> None:
 
 
 def test_unreadable_ktap_file(tmp_path: Path) -> None:
-    assert_one_line_error(growstack("parse", str(tmp_path / "nope.log")), Exit.USAGE,
-                          "cannot read")
+    assert_one_line_error(growstack("parse", str(tmp_path / "nope.log")), Exit.USAGE, "cannot read")
 
 
 def test_unwritable_json(tmp_path: Path) -> None:

@@ -24,14 +24,16 @@ def results(tmp_path: Path, name: str, cases: dict[str, str]) -> Path:
 
 def test_same_statuses_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = {"a": "ok", "b": "ok # SKIP no hardware"}
-    code = cli.main(["compare", str(results(tmp_path, "old", cases)),
-                     str(results(tmp_path, "new", cases))])
+    code = cli.main(
+        ["compare", str(results(tmp_path, "old", cases)), str(results(tmp_path, "new", cases))]
+    )
     assert code == Exit.OK
     assert "results agree: 2 test(s) the same, 0 changed" in capsys.readouterr().out
 
 
 def test_a_changed_status_a_new_and_a_gone_test_are_named(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = results(tmp_path, "old", {"a": "ok", "b": "ok", "gone": "ok"})
     new = results(tmp_path, "new", {"a": "ok", "b": "not ok", "added": "ok"})
     assert cli.main(["compare", str(old), str(new)]) == Exit.RESULTS_DIFFER
@@ -43,8 +45,9 @@ def test_a_changed_status_a_new_and_a_gone_test_are_named(
 
 def test_ignored_paths_do_not_count(tmp_path: Path) -> None:
     old = compare.load(results(tmp_path, "old", {"a": "ok"}))
-    new = compare.load(results(tmp_path, "new", {"a": "ok", "feature_x": "ok",
-                                                 "feature_y": "not ok"}))
+    new = compare.load(
+        results(tmp_path, "new", {"a": "ok", "feature_x": "ok", "feature_y": "not ok"})
+    )
     result = compare.compare(old, new, ["s.feature_*"])
     assert not result.differs and result.ignored == 2 and result.same == 1
 
@@ -54,5 +57,5 @@ def test_a_file_that_is_not_results_is_a_usage_error(tmp_path: Path) -> None:
     other.write_text('{"tests": []}')
     with pytest.raises(UsageError, match="is not a growstack results file"):
         compare.load(other)
-    with pytest.raises(UsageError, match="cannot read results .*missing.json"):
+    with pytest.raises(UsageError, match=r"cannot read results .*missing\.json"):
         compare.load(tmp_path / "missing.json")

@@ -135,7 +135,9 @@ def tree(tmp_path: Path) -> Path:
     (root / "arch/um/Kconfig").write_text('config UML\n\tdef_bool "$(HEADER_ARCH)" = "x86"\n')
     (root / "arch/x86/configs").mkdir(parents=True)
     (root / "arch/x86/Kconfig").write_text("config X86\n\tdef_bool y\n")
-    (root / "arch/x86/configs/x86_64_defconfig").write_text("CONFIG_EXPERT=y\n# CONFIG_QUX is not set\n")
+    (root / "arch/x86/configs/x86_64_defconfig").write_text(
+        "CONFIG_EXPERT=y\n# CONFIG_QUX is not set\n"
+    )
     (root / "Kconfig").write_text(KCONFIG)
     (root / "Makefile").write_text(MAKEFILE)
     return root
@@ -145,8 +147,10 @@ def entries(text: str) -> dict[str, str]:
     return kunitconfig.parse(text, "test")
 
 
-def configure(tree: Path, fragment: str, **kwargs: object) -> dict[str, str]:
-    result = config.configure(tree, tree.parent / "build", "um", textwrap.dedent(fragment), **kwargs)
+def configure(tree: Path, fragment: str, **kwargs: str) -> dict[str, str]:
+    result = config.configure(
+        tree, tree.parent / "build", "um", textwrap.dedent(fragment), **kwargs
+    )
     return entries(result.path.read_text())
 
 
@@ -170,7 +174,9 @@ def test_bare_modules_attribute_parses(tree: Path) -> None:
 
 
 def test_olddefconfig_writes_what_the_c_tool_writes(tree: Path) -> None:
-    result = config.configure(tree, tree.parent / "build", "um", "CONFIG_BAR=y\nCONFIG_SELECTOR=y\n")
+    result = config.configure(
+        tree, tree.parent / "build", "um", "CONFIG_BAR=y\nCONFIG_SELECTOR=y\n"
+    )
     assert result.path.read_text() == textwrap.dedent(
         """\
         #
@@ -225,21 +231,28 @@ def test_comparisons_in_dependencies_get_advice(tree: Path) -> None:
     with pytest.raises(config.UnmetConfig) as caught:
         configure(tree, "CONFIG_CONSOLE=y\nCONFIG_BIG=y\n")
     assert caught.value.details == [
-        "CONFIG_CONSOLE=y was dropped: it depends on BUS = y, and BUS=n; enable CONFIG_BUS or drop CONFIG_CONSOLE=y",
-        "CONFIG_BIG=y was dropped: it depends on NUM > 100, and NUM=64; change CONFIG_NUM or drop CONFIG_BIG=y",
+        "CONFIG_CONSOLE=y was dropped: it depends on BUS = y, and BUS=n; "
+        "enable CONFIG_BUS or drop CONFIG_CONSOLE=y",
+        "CONFIG_BIG=y was dropped: it depends on NUM > 100, and NUM=64; "
+        "change CONFIG_NUM or drop CONFIG_BIG=y",
     ]
 
 
 def test_all_violations_are_collected(tree: Path) -> None:
-    fragment = "CONFIG_FOO=y\nCONFIG_SELECTED=n\nCONFIG_SELECTOR=y\nCONFIG_HIDDEN=y\nCONFIG_TUNED=n\n"
+    fragment = (
+        "CONFIG_FOO=y\nCONFIG_SELECTED=n\nCONFIG_SELECTOR=y\nCONFIG_HIDDEN=y\nCONFIG_TUNED=n\n"
+    )
     with pytest.raises(config.UnmetConfig) as caught:
         configure(tree, fragment)
-    assert str(caught.value).startswith("CONFIG_FOO=y was dropped: it depends on BAR && (BAZ || !QUX), ")
+    assert str(caught.value).startswith(
+        "CONFIG_FOO=y was dropped: it depends on BAR && (BAZ || !QUX), "
+    )
     assert "(+3 more unmet settings); enable CONFIG_BAR" in str(caught.value)
     assert caught.value.details[1:] == [
         "CONFIG_SELECTED=n cannot hold: it is selected by SELECTOR=y; "
         "disable CONFIG_SELECTOR or drop CONFIG_SELECTED=n",
-        "CONFIG_HIDDEN=y was dropped: HIDDEN has no prompt and is set only by its default; drop CONFIG_HIDDEN=y",
+        "CONFIG_HIDDEN=y was dropped: HIDDEN has no prompt and is set only by its default; "
+        "drop CONFIG_HIDDEN=y",
         "CONFIG_TUNED=n was dropped: its prompt is hidden unless EXPERT, and EXPERT=n; "
         "enable CONFIG_EXPERT or drop CONFIG_TUNED=n",
     ]
@@ -257,7 +270,9 @@ def test_value_outside_range_is_clamped_like_c(tree: Path) -> None:
 
 
 def test_invalid_value_is_reported(tree: Path) -> None:
-    with pytest.raises(config.UnmetConfig, match=r"^CONFIG_NUM=012 is not a valid int value; fix the value"):
+    with pytest.raises(
+        config.UnmetConfig, match=r"^CONFIG_NUM=012 is not a valid int value; fix the value"
+    ):
         configure(tree, "CONFIG_NUM=012\n")
 
 
@@ -287,8 +302,8 @@ def test_choice_with_every_member_n_takes_the_earliest_n(tree: Path) -> None:
     with pytest.raises(config.UnmetConfig) as caught:
         configure(tree, fragment)
     assert caught.value.details == [
-        "CONFIG_MODE_STRICT=n cannot hold: one member of its choice must be y, and no other visible "
-        "member is; set one of CONFIG_MODE_LAZY or CONFIG_MODE_PASSTHROUGH to y"
+        "CONFIG_MODE_STRICT=n cannot hold: one member of its choice must be y, and no other "
+        "visible member is; set one of CONFIG_MODE_LAZY or CONFIG_MODE_PASSTHROUGH to y"
     ]
     assert entries((tree.parent / "build/.config").read_text())["MODE_STRICT"] == "y"
 
@@ -319,7 +334,10 @@ def test_hidden_choice_member_reports_the_choice_dependencies(tree: Path) -> Non
 
 
 def test_modules_disabled_turns_m_into_y(tree: Path) -> None:
-    with pytest.raises(config.UnmetConfig, match="^CONFIG_BUS=m became y: modules are disabled; set CONFIG_MODULES=y"):
+    with pytest.raises(
+        config.UnmetConfig,
+        match=r"^CONFIG_BUS=m became y: modules are disabled; set CONFIG_MODULES=y",
+    ):
         configure(tree, "CONFIG_BUS=m\n")
 
 
@@ -327,7 +345,9 @@ def test_fragment_files_merge_like_kunit_py(tree: Path, tmp_path: Path) -> None:
     first, second = tmp_path / "first.config", tmp_path / "second.config"
     first.write_text("CONFIG_BAR=y\n")
     second.write_text("CONFIG_EXPERT=y\n# CONFIG_QUX is not set\n")
-    result = entries(config.configure(tree, tmp_path / "build", "um", [first, second]).path.read_text())
+    result = entries(
+        config.configure(tree, tmp_path / "build", "um", [first, second]).path.read_text()
+    )
     assert (result["BAR"], result["EXPERT"], result["QUX"]) == ("y", "y", "n")
     second.write_text("# CONFIG_BAR is not set\n")
     with pytest.raises(ConfigFailed, match="CONFIG_BAR is y in an earlier fragment but n"):
@@ -342,14 +362,19 @@ def test_base_allnoconfig_answers_no_then_merges(tree: Path) -> None:
 
 
 def test_base_defconfig_merges_on_the_arch_defconfig(tree: Path) -> None:
-    result = config.configure(tree, tree.parent / "build", "x86_64", "CONFIG_BAR=y\n", base="defconfig")
+    result = config.configure(
+        tree, tree.parent / "build", "x86_64", "CONFIG_BAR=y\n", base="defconfig"
+    )
     values = entries(result.path.read_text())
     assert [values[k] for k in ("X86", "EXPERT", "QUX", "BAR")] == ["y", "y", "n", "y"]
 
 
 def test_base_allmodconfig_answers_m_where_it_can(tree: Path) -> None:
     result = configure(tree, "", base="allmodconfig")
-    assert {k: result[k] for k in ("MODULES", "BAR", "BUS", "HELPER", "USB", "USB_HOST_ROLE", "ROLE_SWITCH")} == {
+    assert {
+        k: result[k]
+        for k in ("MODULES", "BAR", "BUS", "HELPER", "USB", "USB_HOST_ROLE", "ROLE_SWITCH")
+    } == {
         "MODULES": "y",
         "BAR": "y",  # bool: m counts as y
         "BUS": "m",
@@ -376,13 +401,16 @@ def test_missing_cross_compiler_names_the_package(tree: Path) -> None:
     with pytest.raises(MissingDependency) as caught:
         config.kconfig_env(tree, "parisc", "nonexistent-linux-gnu-")
     assert str(caught.value) == (
-        "nonexistent-linux-gnu-gcc not found, needed to configure the kernel; install gcc-nonexistent-linux-gnu"
+        "nonexistent-linux-gnu-gcc not found, needed to configure the kernel; "
+        "install gcc-nonexistent-linux-gnu"
     )
 
 
 def test_kconfig_env_mirrors_the_makefile(tree: Path) -> None:
     env = config.kconfig_env(tree, "um")
-    assert {k: env[k] for k in ("ARCH", "SRCARCH", "CC", "LD", "KERNELVERSION", "CROSS_COMPILE")} == {
+    assert {
+        k: env[k] for k in ("ARCH", "SRCARCH", "CC", "LD", "KERNELVERSION", "CROSS_COMPILE")
+    } == {
         "ARCH": "um",
         "SRCARCH": "um",
         "CC": "gcc",
@@ -396,7 +424,7 @@ def test_kconfig_env_mirrors_the_makefile(tree: Path) -> None:
 
 
 def test_syntax_error_is_a_config_failure(tree: Path) -> None:
-    (tree / "Kconfig").write_text(KCONFIG + "config BROKEN\n\tbool \"broken\n\tfrobnicate\n")
+    (tree / "Kconfig").write_text(KCONFIG + 'config BROKEN\n\tbool "broken\n\tfrobnicate\n')
     with pytest.raises(ConfigFailed, match="do not parse"):
         configure(tree, "")
 
@@ -424,7 +452,9 @@ def test_changed_kconfig_or_edited_config_reconfigures(tree: Path) -> None:
     rerun = config.configure(tree, build, "um", "CONFIG_BAR=y\n")
     assert not rerun.reused
     assert entries(rerun.path.read_text())["BAZ"] == "y"
-    (build / ".config").write_text(rerun.path.read_text().replace("CONFIG_BAZ=y", "# CONFIG_BAZ is not set"))
+    (build / ".config").write_text(
+        rerun.path.read_text().replace("CONFIG_BAZ=y", "# CONFIG_BAZ is not set")
+    )
     assert not config.configure(tree, build, "um", "CONFIG_BAR=y\n").reused
 
 

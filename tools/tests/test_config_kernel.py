@@ -62,15 +62,16 @@ class Case:
     base: str = "olddefconfig"
 
 
-def kunitconfig_case(name: str, path: Callable[[Path], Path]) -> Case:
-    return Case(name, lambda tree, arch: kunit_fragment(tree, arch, path(tree)))
+def kunitconfig_case(name: str, path: Path | str) -> Case:
+    """A kunitconfig at `path` in the tree; an absolute path (ours) is taken as it is."""
+    return Case(name, lambda tree, arch: kunit_fragment(tree, arch, tree / path))
 
 
 CASES = [
-    kunitconfig_case("kunit-default", lambda tree: tree / KUNIT_CONFIGS / "default.config"),
-    *(kunitconfig_case(f"kernel:{p}", lambda tree, p=p: tree / p) for p in KERNEL_KUNITCONFIGS),
+    kunitconfig_case("kunit-default", KUNIT_CONFIGS / "default.config"),
+    *(kunitconfig_case(f"kernel:{p}", p) for p in KERNEL_KUNITCONFIGS),
     *(
-        kunitconfig_case(f"repo:{p.name}", lambda tree, p=p: p)
+        kunitconfig_case(f"repo:{p.name}", p)
         for p in sorted((REPO / "kunit").glob("*.kunitconfig"))
     ),
     Case("defconfig-file", lambda tree, arch: (tree / DEFCONFIG[arch]).read_text()),
@@ -89,7 +90,9 @@ class Make:
         out.mkdir(exist_ok=True)
         cross = CROSS_COMPILE[arch]
         command = ["make", "-s", "-C", str(self.tree), f"ARCH={arch}", f"O={out}", target]
-        subprocess.run(command + [f"CROSS_COMPILE={cross}"] * bool(cross), check=True, capture_output=True)
+        subprocess.run(
+            command + [f"CROSS_COMPILE={cross}"] * bool(cross), check=True, capture_output=True
+        )
         return out / ".config"
 
     def config(self, arch: str, fragment: str, base: str) -> str:
@@ -106,10 +109,14 @@ def make(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Make:
     return Make(kernel_tree, tmp_path_factory.mktemp("make"))
 
 
-def growstack(tree: Path, build: Path, arch: str, fragment: str, base: str) -> tuple[str, list[str]]:
+def growstack(
+    tree: Path, build: Path, arch: str, fragment: str, base: str
+) -> tuple[str, list[str]]:
     """growstack's .config and its unmet settings (expected for series symbols)."""
     try:
-        result = config.configure(tree, build, arch, fragment, cross_compile=CROSS_COMPILE[arch], base=base)
+        result = config.configure(
+            tree, build, arch, fragment, cross_compile=CROSS_COMPILE[arch], base=base
+        )
     except config.UnmetConfig as unmet:
         return (build / ".config").read_text(), unmet.details
     return result.path.read_text(), []
@@ -128,7 +135,9 @@ def assert_same_symbols(ours: str, theirs: str) -> None:
 
 @pytest.mark.parametrize("arch", CROSS_COMPILE)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_config_equals_make(kernel_tree: Path, make: Make, tmp_path: Path, arch: str, case: Case) -> None:
+def test_config_equals_make(
+    kernel_tree: Path, make: Make, tmp_path: Path, arch: str, case: Case
+) -> None:
     fragment = case.fragment(kernel_tree, arch)
     ours, unmet = growstack(kernel_tree, tmp_path, arch, fragment, case.base)
     assert_same_symbols(ours, make.config(arch, fragment, case.base))
@@ -136,7 +145,9 @@ def test_config_equals_make(kernel_tree: Path, make: Make, tmp_path: Path, arch:
         assert unmet == []  # what kunit.py checks after olddefconfig
 
 
-def test_defconfig_base_with_fragment_equals_make(kernel_tree: Path, make: Make, tmp_path: Path) -> None:
+def test_defconfig_base_with_fragment_equals_make(
+    kernel_tree: Path, make: Make, tmp_path: Path
+) -> None:
     fragment = kunit_fragment(kernel_tree, "x86_64", kernel_tree / KUNIT_CONFIGS / "default.config")
     ours, unmet = growstack(kernel_tree, tmp_path, "x86_64", fragment, "defconfig")
     assert_same_symbols(ours, make.config("x86_64", fragment, "defconfig"))
@@ -146,9 +157,11 @@ def test_defconfig_base_with_fragment_equals_make(kernel_tree: Path, make: Make,
 @pytest.fixture(scope="module")
 def plain_x86_64(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> KconfigSyntax:
     """x86_64 parsed by kconfiglib with only the syntax fix: its own semantics."""
-    with config._environment(config.kconfig_env(kernel_tree, "x86_64")):
-        with contextlib.chdir(tmp_path_factory.mktemp("plain")):
-            return KconfigSyntax("Kconfig", warn=False)
+    with (
+        config._environment(config.kconfig_env(kernel_tree, "x86_64")),
+        contextlib.chdir(tmp_path_factory.mktemp("plain")),
+    ):
+        return KconfigSyntax("Kconfig", warn=False)
 
 
 def test_choice_member_n_in_x86_64_defconfig_matches_make(
@@ -161,7 +174,10 @@ def test_choice_member_n_in_x86_64_defconfig_matches_make(
     theirs = make.config("x86_64", defconfig.read_text(), "olddefconfig")
     assert_same_symbols(ours, theirs)
     values = entries(ours)
-    assert (values["INTEL_IOMMU_DEFAULT_ON"], values["INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF"]) == ("n", "y")
+    assert (values["INTEL_IOMMU_DEFAULT_ON"], values["INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF"]) == (
+        "n",
+        "y",
+    )
     plain_x86_64.load_config(str(defconfig))
     assert plain_x86_64.syms["INTEL_IOMMU_DEFAULT_ON"].str_value == "y"
 
@@ -175,7 +191,11 @@ def test_select_from_choice_member_in_x86_64_allmodconfig_matches_make(
     theirs = make.config("x86_64", "", "allmodconfig")
     assert_same_symbols(ours, theirs)
     values = entries(ours)
-    assert (values["USB_DWC3"], values["USB_DWC3_DUAL_ROLE"], values["USB_ROLE_SWITCH"]) == ("m", "y", "m")
+    assert (values["USB_DWC3"], values["USB_DWC3_DUAL_ROLE"], values["USB_ROLE_SWITCH"]) == (
+        "m",
+        "y",
+        "m",
+    )
     made = tmp_path / "make-allmod.config"
     made.write_text(theirs)
     plain_x86_64.load_config(str(made))

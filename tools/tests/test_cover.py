@@ -40,21 +40,29 @@ def parsed(text: str) -> cover.CoverLetter:
 
 def test_fields_and_body() -> None:
     letter = parsed(LETTER)
-    assert (letter.subject, letter.prefixes, letter.version) == ("mm: grow stacks",
-                                                                ["RFC", "mm"], 3)
+    assert (letter.subject, letter.prefixes, letter.version) == (
+        "mm: grow stacks",
+        ["RFC", "mm"],
+        3,
+    )
     assert letter.change_id == "20261121-growstack-0123456789ab"
-    assert [(s.version, s.message_id) for s in letter.sent] == [(1, "v1@example.org"),
-                                                               (2, "v2@example.org")]
+    assert [(s.version, s.message_id) for s in letter.sent] == [
+        (1, "v1@example.org"),
+        (2, "v2@example.org"),
+    ]
     assert letter.previous == letter.sent[1]
     assert letter.body.startswith("Stacks grow.\n\nChanges in v3:")
     assert "note to self" not in letter.body and letter.body.endswith("<m@example.org>")
 
 
-@pytest.mark.parametrize("line, message", [
-    ("Subjekt: typo", r"cover-letter:1: 'Subjekt: typo' is not a header field"),
-    ("Version: two", r"cover-letter:1: Version 'two' is not a positive number"),
-    ("Sent: v1 abc <x@y>", r"cover-letter:1: Sent line 'v1 abc <x@y>' is malformed"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("Subjekt: typo", r"cover-letter:1: 'Subjekt: typo' is not a header field"),
+        ("Version: two", r"cover-letter:1: Version 'two' is not a positive number"),
+        ("Sent: v1 abc <x@y>", r"cover-letter:1: Sent line 'v1 abc <x@y>' is malformed"),
+    ],
+)
 def test_malformed_header(line: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parsed(f"{line}\n\nbody\n")
@@ -62,14 +70,18 @@ def test_malformed_header(line: str, message: str) -> None:
 
 def test_placeholders_are_refused_with_their_line() -> None:
     letter = parsed("# EDITME in a comment is fine\nSubject: s\n\nfine\nEDITME: say why\n")
-    with pytest.raises(GrowstackError, match=r"cover-letter:5 still holds a placeholder: "
-                                             r"EDITME: say why") as err:
+    with pytest.raises(
+        GrowstackError,
+        match=r"cover-letter:5 still holds a placeholder: "
+        r"EDITME: say why",
+    ) as err:
         cover.require_complete(letter)
     assert err.value.exit_code == Exit.COVER_INCOMPLETE
 
 
-@pytest.mark.parametrize("text, missing", [("Version: 1\n\nbody\n", "has no Subject"),
-                                           ("Subject: s\n", "has no letter")])
+@pytest.mark.parametrize(
+    "text, missing", [("Version: 1\n\nbody\n", "has no Subject"), ("Subject: s\n", "has no letter")]
+)
 def test_empty_parts_are_refused(text: str, missing: str) -> None:
     with pytest.raises(GrowstackError, match=missing) as err:
         cover.require_complete(parsed(text))
@@ -107,10 +119,13 @@ def test_recording_a_send_starts_the_next_version() -> None:
         cover.require_complete(after)
 
 
-@pytest.mark.parametrize("body, before", [
-    ("Stacks grow.\n\nCc: r@example.org\n", "Cc: r@example.org"),  # before the trailers
-    ("Stacks grow.\n", None),  # at the end
-])
+@pytest.mark.parametrize(
+    "body, before",
+    [
+        ("Stacks grow.\n\nCc: r@example.org\n", "Cc: r@example.org"),  # before the trailers
+        ("Stacks grow.\n", None),  # at the end
+    ],
+)
 def test_first_send_adds_change_id_and_a_changelog(body: str, before: str | None) -> None:
     letter = parsed(f"Subject: s\nVersion: 1\n\n{body}")
     text = cover.record_send(letter, "b" * 40, "m@x", "20261121-growstack-abc")

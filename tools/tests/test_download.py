@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
 import ssl
 import subprocess
 import threading
@@ -20,7 +21,7 @@ PAYLOAD = bytes(range(256)) * 8192  # 2 MiB: several chunks, so progress is draw
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path == "/linux.tar.xz":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -42,9 +43,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     certs = tmp_path_factory.mktemp("certs")
     key, cert = certs / "key.pem", certs / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -64,22 +84,11 @@ def sha(data: bytes) -> str:
 
 class Recorder(Status):
     def __init__(self) -> None:
-        super().__init__(tty=True, stream=_Sink())
+        super().__init__(tty=True, stream=io.StringIO())
         self.lines: list[str] = []
 
     def update(self, text: str, *, topic: str = "") -> None:
         self.lines.append(text)
-
-
-class _Sink:
-    def write(self, _: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return True
 
 
 def test_download_is_streamed_verified_and_cached(server: str, tmp_path: Path) -> None:

@@ -10,13 +10,22 @@ import pytest
 from growstack import evidence, ktap, report
 from growstack.errors import MailError
 
-BASE = {"kernel": "6.12.117", "source": "debian linux-source-6.12 6.12.117-1~deb12u1",
-        "commit": "562da166ed3f" + "0" * 28}
+BASE = {
+    "kernel": "6.12.117",
+    "source": "debian linux-source-6.12 6.12.117-1~deb12u1",
+    "commit": "562da166ed3f" + "0" * 28,
+}
 LINES = ["KTAP version 1", "1..3", "ok 1 a", "not ok 2 b", "ok 3 c # SKIP no"]
 
 
-def write(results: Path, arch: str, patches: list[str] | None, *, base: dict = BASE,
-          reproduce: str | None = "growstack test --arch um") -> dict:
+def write(
+    results: Path,
+    arch: str,
+    patches: list[str] | None,
+    *,
+    base: dict = BASE,
+    reproduce: str | None = "growstack test --arch um",
+) -> dict:
     metadata = {"arch": arch, "base": base, "patches": patches}
     if reproduce:
         metadata["reproduce"] = reproduce
@@ -34,40 +43,56 @@ def test_only_results_of_this_series_count(tmp_path: Path) -> None:
     write(results, "um-boot-workload", ["p1", "p2"], reproduce=None)  # not a test run
     found, left_out = evidence.collect(results, ["p1", "p2"], {"local1"}, BASE["commit"])
     assert [r.arch for r in found] == ["um"] and found[0].local == ["local1"]
-    assert left_out == ["arm64.json: it tested a tree with uncommitted changes",
-                        "parisc.json: it was tested on another base",
-                        "x86_64.json: it tested another version of the series"]
+    assert left_out == [
+        "arm64.json: it tested a tree with uncommitted changes",
+        "parisc.json: it was tested on another base",
+        "x86_64.json: it tested another version of the series",
+    ]
 
 
 def test_a_patch_that_is_neither_mailed_nor_local_is_not_evidence(tmp_path: Path) -> None:
     write(tmp_path / "results", "um", ["p1", "p2", "stray"])
-    with pytest.raises(MailError, match=r"no test results of this version of the series in "
-                                        r".*um.json: it tested another version"):
+    with pytest.raises(
+        MailError,
+        match=r"no test results of this version of the series in "
+        r".*um.json: it tested another version",
+    ):
         evidence.collect(tmp_path / "results", ["p1", "p2"], {"local1"}, BASE["commit"])
 
 
 def test_no_results_at_all(tmp_path: Path) -> None:
-    with pytest.raises(MailError, match=r"no test results .*; run `growstack apply` and "
-                                        r"`growstack test`"):
+    with pytest.raises(
+        MailError,
+        match=r"no test results .*; run `growstack apply` and "
+        r"`growstack test`",
+    ):
         evidence.collect(tmp_path / "results", ["p1"], set(), BASE["commit"])
 
 
 def test_rendered_evidence_has_counts_base_and_commands(tmp_path: Path) -> None:
-    data = write(tmp_path / "results", "um", ["p1", "local1"],
-                 reproduce="growstack test --arch um --fragment mman")
+    data = write(
+        tmp_path / "results",
+        "um",
+        ["p1", "local1"],
+        reproduce="growstack test --arch um --fragment mman",
+    )
     found, _ = evidence.collect(tmp_path / "results", ["p1"], {"local1"}, BASE["commit"])
     text = evidence.render(found, {"local1": "parisc: clamp the cache stride"})
     counts = data["counts"]
     row = next(line for line in text.splitlines() if line.strip().startswith("um "))
-    assert row.split()[1:] == [str(counts[k]) for k in ("total", "passed", "failed",
-                                                        "skipped", "crashed", "timeout")]
+    assert row.split()[1:] == [
+        str(counts[k]) for k in ("total", "passed", "failed", "skipped", "crashed", "timeout")
+    ]
     assert all(len(line) <= 72 for line in text.splitlines() if not line.startswith("  "))
     prose = " ".join(text.split())
     assert f"Linux 6.12.117 ({BASE['source']}), growstack base commit 562da166ed3f." in prose
-    assert "1 test-environment patch(es) that are not part of this series: parisc: clamp " \
-           "the cache stride." in prose
-    assert text.endswith("  growstack tree && growstack apply && "
-                         "growstack test --arch um --fragment mman")
+    assert (
+        "1 test-environment patch(es) that are not part of this series: parisc: clamp "
+        "the cache stride." in prose
+    )
+    assert text.endswith(
+        "  growstack tree && growstack apply && growstack test --arch um --fragment mman"
+    )
 
 
 def test_results_without_local_patches_reproduce_with_no_local(tmp_path: Path) -> None:

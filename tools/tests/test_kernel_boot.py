@@ -25,15 +25,22 @@ def per_thread_kib(figures: dict[str, int]) -> float:
 
 
 def test_workload_runs_thousands_of_threads_on_one_page_stacks(
-        kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path) -> None:
-    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, threads=THREADS,
-                                         json_path=tmp_path / "boot.json")
+    kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
+) -> None:
+    code, outcome = pipeline.boot_kernel(
+        kernel_context, series_tree, threads=THREADS, json_path=tmp_path / "boot.json"
+    )
     results = json.loads((tmp_path / "boot.json").read_text())
     assert code == Exit.OK, results["counts"]
     suites = {suite["name"]: suite for suite in results["suites"]}
     assert suites["workload"]["status"] == "PASS"
     assert {c["name"] for c in suites["workload"]["subtests"]} >= {
-        "mount", "threads_started", "threads_joined", "fork_exit", "no_fork_failures"}
+        "mount",
+        "threads_started",
+        "threads_joined",
+        "fork_exit",
+        "no_fork_failures",
+    }
     assert suites["clean_shutdown"]["status"] == "PASS"
     figures = outcome.figures
     assert figures["threads"] == THREADS
@@ -44,9 +51,11 @@ def test_workload_runs_thousands_of_threads_on_one_page_stacks(
 
 
 def test_the_same_kernel_with_dynamic_stack_off_maps_whole_stacks(
-        kernel_context: pipeline.Context, series_tree: Path) -> None:
-    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, threads=THREADS,
-                                         kernel_args=["dynamic_stack=off"])
+    kernel_context: pipeline.Context, series_tree: Path
+) -> None:
+    code, outcome = pipeline.boot_kernel(
+        kernel_context, series_tree, threads=THREADS, kernel_args=["dynamic_stack=off"]
+    )
     assert code == Exit.OK
     assert 16.0 <= per_thread_kib(outcome.figures) < 16.5
     assert outcome.figures["faults"] == 0
@@ -54,11 +63,16 @@ def test_the_same_kernel_with_dynamic_stack_off_maps_whole_stacks(
 
 @pytest.mark.parametrize("crash", sorted(boot.CRASHES))
 def test_a_stack_that_cannot_grow_is_reported_and_stops_the_kernel(
-        kernel_context: pipeline.Context, series_tree: Path, crash: str) -> None:
+    kernel_context: pipeline.Context, series_tree: Path, crash: str
+) -> None:
     code, outcome = pipeline.boot_kernel(kernel_context, series_tree, crash=crash, timeout=120)
     [suite] = outcome.run.tests
     assert code == Exit.OK, [(t.name, t.status, t.reason) for t in suite.subtests]
     assert [t.name for t in suite.subtests] == [
-        "names_the_task", "names_the_stack", "kernel_stops", "does_not_continue"]
+        "names_the_task",
+        "names_the_stack",
+        "kernel_stops",
+        "does_not_continue",
+    ]
     assert all(t.status is ktap.Status.PASS for t in suite.subtests)
     assert outcome.returncode not in (0, None)  # UML aborts on a panic

@@ -17,8 +17,13 @@ from growstack.errors import Exit
 
 pytestmark = pytest.mark.kernel
 
-GROWTH = {"grows_page_by_page", "grows_multi_page_jump", "guard_gap", "rlimit_stack",
-          "concurrent_growth"}
+GROWTH = {
+    "grows_page_by_page",
+    "grows_multi_page_jump",
+    "guard_gap",
+    "rlimit_stack",
+    "concurrent_growth",
+}
 FIXED = {"shared_is_fixed", "file_is_fixed"}
 
 
@@ -27,11 +32,11 @@ def statuses(suite: dict) -> dict[str, str]:
     return {case["name"] or case["reason"]: case["status"] for case in suite["subtests"]}
 
 
-def test_parisc_runs_mman_and_map_stack_in_one_boot(kernel_context: pipeline.Context,
-                                                     series_tree: Path, tmp_path: Path) -> None:
+def test_parisc_runs_mman_and_map_stack_in_one_boot(
+    kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
+) -> None:
     json_path = tmp_path / "parisc.json"
-    code = pipeline.test(kernel_context, series_tree, "parisc", names=["mman"],
-                         json_path=json_path)
+    code = pipeline.test(kernel_context, series_tree, "parisc", names=["mman"], json_path=json_path)
     results = json.loads(json_path.read_text())
     suites = {suite["name"]: suite for suite in results["suites"]}
     assert code == Exit.OK, results["counts"]
@@ -43,10 +48,12 @@ def test_parisc_runs_mman_and_map_stack_in_one_boot(kernel_context: pipeline.Con
     assert all(map_stack[name] == "PASS" for name in GROWTH | FIXED | {"never_grows_down"})
 
 
-def test_uml_runs_map_stack_under_hostfs(kernel_context: pipeline.Context,
-                                         series_tree: Path, tmp_path: Path) -> None:
-    code, outcome = pipeline.boot_kernel(kernel_context, series_tree, run_selftests=True,
-                                         json_path=tmp_path / "boot.json")
+def test_uml_runs_map_stack_under_hostfs(
+    kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
+) -> None:
+    code, _ = pipeline.boot_kernel(
+        kernel_context, series_tree, run_selftests=True, json_path=tmp_path / "boot.json"
+    )
     results = json.loads((tmp_path / "boot.json").read_text())
     suites = {suite["name"]: suite for suite in results["suites"]}
     assert code == Exit.OK, results["counts"]

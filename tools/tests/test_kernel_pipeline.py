@@ -14,8 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from kcidb_io.schema import V5_3
 
-from growstack import pipeline, series, tree
+from growstack import kcidb, pipeline, series, tree
 from growstack.errors import Exit
 from growstack.project import Project
 
@@ -23,8 +24,13 @@ pytestmark = pytest.mark.kernel
 
 
 def carried_subjects(path: Path) -> list[str]:
-    out = subprocess.run(["git", "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..HEAD"],
-                         cwd=path, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..HEAD"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.splitlines()
 
 
@@ -32,16 +38,22 @@ def test_series_applies_and_reapplies_as_a_no_op(series_tree: Path, project: Pro
     patches = series.full_series(project)
     assert patches, "the series is empty"
     assert len(carried_subjects(series_tree)) == len(patches)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
-                          text=True).stdout
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True, text=True
+    ).stdout
     again = series.apply(series_tree, patches)
     assert again.applied == [] and again.present == [p.name for p in patches]
-    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True,
-                          text=True).stdout == head
+    assert (
+        subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=series_tree, capture_output=True, text=True
+        ).stdout
+        == head
+    )
 
 
-def test_export_of_the_applied_series_is_a_zero_diff(series_tree: Path, project: Project,
-                                                     tmp_path: Path) -> None:
+def test_export_of_the_applied_series_is_a_zero_diff(
+    series_tree: Path, project: Project, tmp_path: Path
+) -> None:
     copy = Project(tmp_path / "project")
     shutil.copytree(project.patches, copy.patches)
     shutil.copytree(project.kunit, copy.kunit)
@@ -49,14 +61,19 @@ def test_export_of_the_applied_series_is_a_zero_diff(series_tree: Path, project:
     assert result.written == [] and result.removed == []
     for original in project.patches.rglob("*"):
         if original.is_file():
-            assert (copy.patches / original.relative_to(project.patches)).read_bytes() == \
-                original.read_bytes(), original
+            assert (
+                copy.patches / original.relative_to(project.patches)
+            ).read_bytes() == original.read_bytes(), original
 
 
-def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Context,
-                                                      tmp_path: Path) -> None:
+def test_growstack_run_on_uml_passes_with_our_suites(
+    kernel_context: pipeline.Context, tmp_path: Path
+) -> None:
     json_path, junit_path = tmp_path / "results.json", tmp_path / "junit.xml"
-    code = pipeline.main_job(kernel_context, ["um"], json_path=json_path, junit_path=junit_path)
+    kcidb_path = tmp_path / "kcidb.json"
+    code = pipeline.main_job(
+        kernel_context, ["um"], json_path=json_path, junit_path=junit_path, kcidb_path=kcidb_path
+    )
     results = json.loads(json_path.read_text())
     assert code == Exit.OK, results["counts"]
     assert results["status"] in ("PASS", "SKIP")
@@ -74,19 +91,34 @@ def test_growstack_run_on_uml_passes_with_our_suites(kernel_context: pipeline.Co
         assert all(case["status"] == "PASS" for case in suite["subtests"])
     assert suites["kstack_off"]["diagnostics"][0] == "booted again with dynamic_stack=off"
     assert len(suites["kstack"]["subtests"]) >= 13
-    assert results["metadata"]["base"]["commit"] == tree.BaseInfo.of(
-        Path(results["metadata"]["tree"])).commit
+    assert (
+        results["metadata"]["base"]["commit"]
+        == tree.BaseInfo.of(Path(results["metadata"]["tree"])).commit
+    )
     cases = ET.parse(junit_path).getroot().iter("testcase")
-    assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == \
-        {case["name"] for case in mman["subtests"]}
+    assert {c.get("name") for c in cases if c.get("classname", "").startswith("mman")} == {
+        case["name"] for case in mman["subtests"]
+    }
+    # The same run for KCIDB: valid, the series' patchset hash, every case a test.
+    doc = json.loads(kcidb_path.read_text())
+    V5_3.validate_exactly(doc)
+    project = kernel_context.project
+    patches = [patch.path.read_bytes() for patch in series.full_series(project)]
+    assert doc["checkouts"][0]["patchset_hash"] == kcidb.patchset_hash(patches)
+    assert doc["builds"][0]["compiler"].startswith("gcc")
+    assert sum(test["path"].startswith("mman.") for test in doc["tests"]) == len(mman["subtests"])
 
 
-def test_drop_in_kunit_script_configures_our_series(kernel_workspace: Path,
-                                                    series_tree: Path) -> None:
+def test_drop_in_kunit_script_configures_our_series(
+    kernel_workspace: Path, series_tree: Path
+) -> None:
     repo = Path(__file__).resolve().parents[2]
-    result = subprocess.run([str(repo / "scripts/kunit"), "config", "--arch=um"],
-                            env={**os.environ, "GROWSTACK_HOME": str(kernel_workspace)},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(repo / "scripts/kunit"), "config", "--arch=um"],
+        env={**os.environ, "GROWSTACK_HOME": str(kernel_workspace)},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     config = kernel_workspace / "build" / series_tree.name / "kunit.py" / ".config"
     lines = config.read_text().splitlines()

@@ -74,13 +74,15 @@ def test_lines_belong_to_the_test_running_when_printed() -> None:
     tests = by_path(load("nested.ktap"))
     failed = tests["example.example_fail_test"]
     assert failed.diagnostics == [
-        "example_fail_test: EXPECTATION FAILED at lib/kunit/kunit-example-test.c:42"]
+        "example_fail_test: EXPECTATION FAILED at lib/kunit/kunit-example-test.c:42"
+    ]
     assert "example_fail_test: printk from the code under test" in failed.log
     assert "        1 + 1 == 2 (0x2)" in failed.log
     assert tests["example.example_simple_test"].diagnostics == ["example_simple_test: initializing"]
     assert tests["example.example_slow_test"].diagnostics == ["example_slow_test.speed: slow"]
     assert tests["example.example_params_test"].diagnostics == [
-        "example_params_test: pass:2 fail:0 skip:1 total:3"]
+        "example_params_test: pass:2 fail:0 skip:1 total:3"
+    ]
     assert tests["example"].diagnostics == [
         "module: kunit_example_test",
         "example: pass:2 fail:1 skip:0 total:4",
@@ -88,20 +90,48 @@ def test_lines_belong_to_the_test_running_when_printed() -> None:
     ]
 
 
-@pytest.mark.parametrize(("label", "status", "directive", "reason"), [
-    ("skipped_test", Status.SKIP, "SKIP", "needs CONFIG_FOO"),
-    ("todo_test", Status.TODO, "TODO", "not implemented yet"),
-    ("xfail_test", Status.XFAIL, "XFAIL", "known bug 1234"),
-    ("timeout_test", Status.TIMEOUT, "TIMEOUT", "30 seconds"),
-    ("error_test", Status.FAIL, "ERROR", "could not allocate"),
-    ("check return code", Status.PASS, None, "rcode=0"),
-    ("#7", Status.SKIP, "SKIP", ""),
-    ("hyphen name with #hash inside", Status.PASS, None, ""),
-    ("lowercase_directive", Status.FAIL, None, "skip is no directive in KTAP"),
-])
+@pytest.mark.parametrize(
+    ("label", "status", "directive", "reason"),
+    [
+        ("skipped_test", Status.SKIP, "SKIP", "needs CONFIG_FOO"),
+        ("todo_test", Status.TODO, "TODO", "not implemented yet"),
+        ("xfail_test", Status.XFAIL, "XFAIL", "known bug 1234"),
+        ("timeout_test", Status.TIMEOUT, "TIMEOUT", "30 seconds"),
+        ("error_test", Status.FAIL, "ERROR", "could not allocate"),
+        ("check return code", Status.PASS, None, "rcode=0"),
+        ("#7", Status.SKIP, "SKIP", ""),
+        ("hyphen name with #hash inside", Status.PASS, None, ""),
+        ("lowercase_directive", Status.FAIL, None, "skip is no directive in KTAP"),
+    ],
+)
 def test_directives(label: str, status: Status, directive: str | None, reason: str) -> None:
     test = by_path(load("directives.ktap"))[f"directives.{label}"]
     assert (test.status, test.directive, test.reason) == (status, directive, reason)
+
+
+def test_nameless_kselftest_skips_are_named_by_their_reason() -> None:
+    suite = load("kselftest_skip.ktap").tests[0]
+    skipped = [(t.name, t.number, t.reason) for t in suite.subtests if t.status is Status.SKIP]
+    assert skipped == [
+        ("rlimit_stack", 4, "rlimit_stack"),
+        ("never_grows_down", 8, "never_grows_down: stack grows down"),
+    ]
+    assert suite.subtests[3].log == ["    # RLIMIT_STACK is already below 16 pages"]
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("ok 1 # XFAIL known_bug: bug 42", "known_bug"),
+        (
+            "ok 1 # SKIP not running as root: needs CAP_SYS_ADMIN",
+            "not running as root: needs CAP_SYS_ADMIN",
+        ),  # no single word before ": ": all of it
+        ("not ok 1 # TIMEOUT slow_test", ""),  # kselftest prints a name with other results
+    ],
+)
+def test_a_name_in_the_reason(line: str, name: str) -> None:
+    assert parse(["KTAP version 1", "1..1", line]).tests[0].name == name
 
 
 def test_directives_counts_and_bubbling() -> None:
@@ -113,40 +143,80 @@ def test_directives_counts_and_bubbling() -> None:
 
 
 def test_unindented_subtests_fall_back_to_plan_and_name() -> None:
-    run = parse([
-        "KTAP version 1", "1..2",
-        "# Subtest: flat", "1..2", "ok 1 a", "ok 2 b", "ok 1 flat",
-        "# Subtest: named", "ok 1 c", "not ok 2 named",
-    ])
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..2",
+            "# Subtest: flat",
+            "1..2",
+            "ok 1 a",
+            "ok 2 b",
+            "ok 1 flat",
+            "# Subtest: named",
+            "ok 1 c",
+            "not ok 2 named",
+        ]
+    )
     assert statuses(run) == {
-        "flat": Status.PASS, "flat.a": Status.PASS, "flat.b": Status.PASS,
-        "named": Status.FAIL, "named.c": Status.PASS,
+        "flat": Status.PASS,
+        "flat.a": Status.PASS,
+        "flat.b": Status.PASS,
+        "named": Status.FAIL,
+        "named.c": Status.PASS,
     }
     assert run.warnings == []
 
 
 def test_indentation_decides_where_nameless_subtests_end() -> None:
     # KTAP v1 without "# Subtest:" names or plans: only indentation can tell.
-    run = parse(["KTAP version 1", "1..1",
-                 "    KTAP version 1", "    1..2", "    ok 1 a",
-                 "        KTAP version 1", "        ok 1 p1", "        ok 2 p2",
-                 "    ok 2 params",
-                 "ok 1 suite"])
-    assert statuses(run) == {"suite": Status.PASS, "suite.a": Status.PASS,
-                             "suite.params": Status.PASS, "suite.params.p1": Status.PASS,
-                             "suite.params.p2": Status.PASS}
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..1",
+            "    KTAP version 1",
+            "    1..2",
+            "    ok 1 a",
+            "        KTAP version 1",
+            "        ok 1 p1",
+            "        ok 2 p2",
+            "    ok 2 params",
+            "ok 1 suite",
+        ]
+    )
+    assert statuses(run) == {
+        "suite": Status.PASS,
+        "suite.a": Status.PASS,
+        "suite.params": Status.PASS,
+        "suite.params.p1": Status.PASS,
+        "suite.params.p2": Status.PASS,
+    }
     assert run.warnings == []
 
 
 def test_outdented_result_ends_unfinished_subtests() -> None:
-    run = parse(["KTAP version 1", "1..1",
-                 "    KTAP version 1", "    # Subtest: suite", "    1..2", "    ok 1 a",
-                 "        KTAP version 1", "        # Subtest: params", "        1..3",
-                 "        ok 1 p1",
-                 "not ok 1 suite"])
-    assert statuses(run) == {"suite": Status.CRASHED, "suite.a": Status.PASS,
-                             "suite.params": Status.CRASHED, "suite.params.p1": Status.PASS,
-                             "suite.params.#2": Status.CRASHED, "suite.params.#3": Status.CRASHED}
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..1",
+            "    KTAP version 1",
+            "    # Subtest: suite",
+            "    1..2",
+            "    ok 1 a",
+            "        KTAP version 1",
+            "        # Subtest: params",
+            "        1..3",
+            "        ok 1 p1",
+            "not ok 1 suite",
+        ]
+    )
+    assert statuses(run) == {
+        "suite": Status.CRASHED,
+        "suite.a": Status.PASS,
+        "suite.params": Status.CRASHED,
+        "suite.params.p1": Status.PASS,
+        "suite.params.#2": Status.CRASHED,
+        "suite.params.#3": Status.CRASHED,
+    }
     tests = by_path(run)
     assert tests["suite.params"].reason == "no result line before its parent's"
     assert "plan announced 3 tests" in tests["suite.params.#2"].reason
@@ -177,10 +247,14 @@ def test_console_prefix_is_cut_like_the_version_line(prefix: str) -> None:
 def test_crash_mid_suite_cuts_off_running_tests_and_reports_missing_ones() -> None:
     run = load("crash.ktap")
     assert statuses(run) == {
-        "first": Status.PASS, "first.only": Status.PASS,
-        "second": Status.CRASHED, "second.a": Status.PASS,
-        "second.param": Status.CRASHED, "second.param.p1": Status.PASS,
-        "second.#3": Status.CRASHED, "second.#4": Status.CRASHED,
+        "first": Status.PASS,
+        "first.only": Status.PASS,
+        "second": Status.CRASHED,
+        "second.a": Status.PASS,
+        "second.param": Status.CRASHED,
+        "second.param.p1": Status.PASS,
+        "second.#3": Status.CRASHED,
+        "second.#4": Status.CRASHED,
         "#3": Status.CRASHED,
     }
     tests = by_path(run)
@@ -195,8 +269,11 @@ def test_crash_mid_suite_cuts_off_running_tests_and_reports_missing_ones() -> No
 def test_timeout_marks_unfinished_tests() -> None:
     run = load("timeout.ktap", timed_out=True)
     assert statuses(run) == {
-        "hang": Status.TIMEOUT, "hang.quick": Status.PASS,
-        "hang.#2": Status.TIMEOUT, "hang.#3": Status.TIMEOUT, "#2": Status.TIMEOUT,
+        "hang": Status.TIMEOUT,
+        "hang.quick": Status.PASS,
+        "hang.#2": Status.TIMEOUT,
+        "hang.#3": Status.TIMEOUT,
+        "#2": Status.TIMEOUT,
     }
     running = by_path(run)["hang.#2"]
     assert running.reason == "timed out while this test was running"
@@ -216,7 +293,8 @@ def test_oops_goes_to_the_running_test() -> None:
     assert "#PF: supervisor read access in kernel mode" in faulted.oops
     assert faulted.oops[-1].startswith("---[ end trace")
     assert faulted.diagnostics == [
-        "null_deref_test: try faulted: last line seen lib/kunit/oops-test.c:12"]
+        "null_deref_test: try faulted: last line seen lib/kunit/oops-test.c:12"
+    ]
     warned = tests["oops_suite.warn_test"]
     assert warned.status is Status.PASS
     assert warned.oops[1].startswith("WARNING: CPU: 0 PID: 43")
@@ -261,14 +339,27 @@ def test_empty_plan_means_no_tests() -> None:
 
 def test_suite_closing_without_its_planned_tests() -> None:
     run = parse(["KTAP version 1", "1..1", "  # Subtest: s", "  1..3", "  ok 1 a", "ok 1 s"])
-    assert statuses(run) == {"s": Status.CRASHED, "s.a": Status.PASS,
-                             "s.#2": Status.CRASHED, "s.#3": Status.CRASHED}
+    assert statuses(run) == {
+        "s": Status.CRASHED,
+        "s.a": Status.PASS,
+        "s.#2": Status.CRASHED,
+        "s.#3": Status.CRASHED,
+    }
     assert "plan announced 3 tests" in by_path(run)["s.#2"].reason
 
 
 def test_header_without_tests_is_no_tests() -> None:
-    run = parse(["KTAP version 1", "1..1", "  # Subtest: s", "  1..1",
-                 "    # Subtest: empty", "  ok 1 empty", "ok 1 s"])
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..1",
+            "  # Subtest: s",
+            "  1..1",
+            "    # Subtest: empty",
+            "  ok 1 empty",
+            "ok 1 s",
+        ]
+    )
     assert statuses(run) == {"s": Status.PASS, "s.empty": Status.NO_TESTS}
     assert run.counts == Counts(passed=1)  # s stands for itself, as in kunit_parser
     assert run.warnings == ["s.empty: no tests ran"]
@@ -282,16 +373,25 @@ def test_documents_are_merged_by_suite() -> None:
     assert run.documents == 3
     assert [test.name for test in run.tests] == ["alpha", "beta"]
     assert statuses(run) == {
-        "alpha": Status.PASS, "alpha.alpha_one": Status.PASS, "alpha.alpha_two": Status.PASS,
-        "beta": Status.CRASHED, "beta.beta_one": Status.PASS, "beta.#2": Status.CRASHED,
+        "alpha": Status.PASS,
+        "alpha.alpha_one": Status.PASS,
+        "alpha.alpha_two": Status.PASS,
+        "beta": Status.CRASHED,
+        "beta.beta_one": Status.PASS,
+        "beta.#2": Status.CRASHED,
     }
     assert by_path(run)["alpha.alpha_one"].duration == 0.01
 
 
 def test_merged_suite_sums_plans_and_durations() -> None:
-    doc = ["[    1.000000] KTAP version 1", "[    1.000000] 1..1",
-           "[    1.000000]   # Subtest: s", "[    1.000000]   1..1",
-           "[    1.100000]   ok 1 t", "[    1.200000] ok 1 s"]
+    doc = [
+        "[    1.000000] KTAP version 1",
+        "[    1.000000] 1..1",
+        "[    1.000000]   # Subtest: s",
+        "[    1.000000]   1..1",
+        "[    1.100000]   ok 1 t",
+        "[    1.200000] ok 1 s",
+    ]
     run = parse(doc + doc)
     assert run.documents == 2
     assert [(t.name, t.plan, t.duration, len(t.subtests)) for t in run.tests] == [("s", 2, 0.4, 2)]
@@ -306,23 +406,33 @@ def test_same_suite_twice_in_one_document_stays_apart() -> None:
 def test_start_document_cuts_off_the_previous_run() -> None:
     parser = KtapParser()
     parser.start_document()  # before the first run: nothing to cut off
-    for line in ["[ 1.0] KTAP version 1", "[ 1.0] 1..1", "[ 1.0]   # Subtest: s",
-                 "[ 1.0]   1..2", "[ 1.1]   ok 1 a"]:
+    for line in [
+        "[ 1.0] KTAP version 1",
+        "[ 1.0] 1..1",
+        "[ 1.0]   # Subtest: s",
+        "[ 1.0]   1..2",
+        "[ 1.1]   ok 1 a",
+    ]:
         parser.feed(line)
     parser.start_document(timed_out=True)
     for line in ["guest: KTAP version 1", "guest: 1..1", "guest: ok 1 leaf"]:
         parser.feed(line)
     run = parser.finish()
-    assert statuses(run) == {"s": Status.TIMEOUT, "s.a": Status.PASS,
-                             "s.#2": Status.TIMEOUT, "leaf": Status.PASS}
+    assert statuses(run) == {
+        "s": Status.TIMEOUT,
+        "s.a": Status.PASS,
+        "s.#2": Status.TIMEOUT,
+        "leaf": Status.PASS,
+    }
     assert run.timed_out
     assert run.documents == 2
 
 
 def test_streaming_callback_and_current_path() -> None:
     seen: list[tuple[str, int, tuple[str, ...]]] = []
-    parser = KtapParser(on_result=lambda test, depth: seen.append(
-        (test.label, depth, parser.current_path)))
+    parser = KtapParser(
+        on_result=lambda test, depth: seen.append((test.label, depth, parser.current_path))
+    )
     paths = []
     for line in sample_lines("nested.ktap"):
         parser.feed(line)
@@ -393,7 +503,7 @@ def test_mangled_ktap(seed: int) -> None:
         line = rng.choice(pool)
         mutation = rng.randrange(6)
         if mutation == 0:
-            line = line[:rng.randrange(len(line) + 1)]
+            line = line[: rng.randrange(len(line) + 1)]
         elif mutation == 1:
             line = " " * rng.randrange(12) + line.lstrip()
         elif mutation == 2:

@@ -74,8 +74,13 @@ def ours(path: Path) -> dict[str, Any]:
 
 
 def kunit_parser_results(kunit_dir: Path, logs: list[Path]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", KERNEL_SIDE, str(kunit_dir), *map(str, logs)],
-                          capture_output=True, text=True, check=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", KERNEL_SIDE, str(kunit_dir), *map(str, logs)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     results: dict[str, Any] = json.loads(done.stdout)
     return results
 
@@ -85,8 +90,11 @@ def test_agrees_with_kunit_parser(kernel_tree: Path) -> None:
     logs = sorted((kunit_dir / "test_data").glob("*.log"))
     assert len(logs) >= 20, f"expected the kernel's KUnit test logs in {kunit_dir / 'test_data'}"
     theirs = kunit_parser_results(kunit_dir, logs)
-    differences = {log.name: {"kunit_parser": theirs[str(log)], "growstack": ours(log)}
-                   for log in logs if theirs[str(log)] != ours(log)}
+    differences = {
+        log.name: {"kunit_parser": theirs[str(log)], "growstack": ours(log)}
+        for log in logs
+        if theirs[str(log)] != ours(log)
+    }
     assert not differences, json.dumps(differences, indent=1)
 
 
@@ -100,4 +108,3 @@ def test_comparison_sees_differences(kernel_tree: Path, tmp_path: Path) -> None:
     assert theirs == ours(failing)
     assert theirs != ours(passing)
     assert theirs["totals"][:2] == [9, 1]
-

@@ -15,8 +15,13 @@ from growstack.targets import Target
 def ktap_run(*suites: tuple[str, str]) -> ktap.Run:
     lines = ["KTAP version 1", f"1..{len(suites)}"]
     for number, (name, status) in enumerate(suites, 1):
-        lines += ["    KTAP version 1", f"    # Subtest: {name}", "    1..1",
-                  f"    {status} 1 case", f"{status} {number} {name}"]
+        lines += [
+            "    KTAP version 1",
+            f"    # Subtest: {name}",
+            "    1..1",
+            f"    {status} 1 case",
+            f"{status} {number} {name}",
+        ]
     return ktap.parse(lines)
 
 
@@ -27,8 +32,13 @@ def rerun(glob: str = "off", *args: str) -> kunitconfig.Rerun:
 def request(tmp_path: Path, fragment_text: str, passthrough: list[str]) -> kunit.Request:
     frag = tmp_path / "f.kunitconfig"
     frag.write_text(fragment_text)
-    return kunit.Request(tree=tmp_path / "linux", build_dir=tmp_path / "build",
-                         target=Target("um", ""), fragments=[frag], passthrough=passthrough)
+    return kunit.Request(
+        tree=tmp_path / "linux",
+        build_dir=tmp_path / "build",
+        target=Target("um", ""),
+        fragments=[frag],
+        passthrough=passthrough,
+    )
 
 
 def test_rerun_results_replace_the_skipped_suites() -> None:
@@ -52,20 +62,32 @@ def test_a_suite_only_the_rerun_knows_is_added() -> None:
     assert [s.name for s in merged.tests] == ["on", "extra"]
 
 
-@pytest.mark.parametrize("args, glob", [
-    ([], None), (["mm_*"], "mm_*"), (["--timeout", "10", "kstack*"], "kstack*"),
-    (["--kernel_args", "a=b", "--kconfig_add=CONFIG_X=y"], None),
-    (["--json=out.json", "kst.case"], "kst.case"),
-])
+@pytest.mark.parametrize(
+    "args, glob",
+    [
+        ([], None),
+        (["mm_*"], "mm_*"),
+        (["--timeout", "10", "kstack*"], "kstack*"),
+        (["--kernel_args", "a=b", "--kconfig_add=CONFIG_X=y"], None),
+        (["--json=out.json", "kst.case"], "kst.case"),
+    ],
+)
 def test_filter_glob_is_found_among_kunit_py_options(args: list[str], glob: str | None) -> None:
     assert kunit.filter_glob(args) == glob
 
 
-@pytest.mark.parametrize("passthrough, wanted", [
-    ([], True), (["kstack*"], True), (["kstack_off.case"], True), (["mman"], False),
-])
-def test_reruns_follow_the_users_filter(tmp_path: Path, passthrough: list[str],
-                                        wanted: bool) -> None:
+@pytest.mark.parametrize(
+    "passthrough, wanted",
+    [
+        ([], True),
+        (["kstack*"], True),
+        (["kstack_off.case"], True),
+        (["mman"], False),
+    ],
+)
+def test_reruns_follow_the_users_filter(
+    tmp_path: Path, passthrough: list[str], wanted: bool
+) -> None:
     req = request(tmp_path, "# rerun: kstack_off dynamic_stack=off\n", passthrough)
     assert bool(kunit.selected_reruns(req)) is wanted
 
@@ -74,8 +96,10 @@ def test_rerun_command_execs_the_built_kernel_with_its_arguments(tmp_path: Path)
     req = request(tmp_path, "# rerun: off a=1 b\n", ["--kconfig_add=CONFIG_X=y", "mine"])
     [one] = kunit.selected_reruns(dataclasses.replace(req, passthrough=[]))
     argv = kunit.rerun_command(req, one)
-    assert argv[:3] == [sys.executable, str(tmp_path / "linux/tools/testing/kunit/kunit.py"),
-                        "exec"]
+    assert argv[:3] == [
+        sys.executable,
+        str(tmp_path / "linux/tools/testing/kunit/kunit.py"),
+        "exec",
+    ]
     assert argv[-3:] == ["--kernel_args=a=1", "--kernel_args=b", "off"]
     assert "--kconfig_add=CONFIG_X=y" not in argv and "mine" not in argv
-

@@ -19,7 +19,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_parse_and_render_round_trip() -> None:
-    text = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\nCONFIG_D=0x10\n"
+    text = 'CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C="x y"\nCONFIG_D=0x10\n'
     assert kunitconfig.parse(text, "t") == {"A": "y", "B": "n", "C": '"x y"', "D": "0x10"}
     assert kunitconfig.render(kunitconfig.parse(text, "t")) == text
 
@@ -70,8 +70,11 @@ def test_targets_read_kunit_and_our_qemu_configs(tmp_path: Path) -> None:
     assert "CONFIG_SERIAL_8250=y" in x86.kconfig and x86.packages == ["qemu-system-x86"]
     ours = project.kunit / "qemu_configs"
     ours.mkdir()
-    write(ours / "parisc.py", "QEMU_ARCH = QemuArchParams(linux_arch='parisc', "
-                              "kconfig='CONFIG_SERIAL_8250=y', qemu_arch='hppa')\n")
+    write(
+        ours / "parisc.py",
+        "QEMU_ARCH = QemuArchParams(linux_arch='parisc', "
+        "kconfig='CONFIG_SERIAL_8250=y', qemu_arch='hppa')\n",
+    )
     hppa = targets.resolve("parisc", tree, project)
     assert hppa.qemu_config == ours / "parisc.py"
     assert hppa.cross_compile == "hppa-linux-gnu-"
@@ -88,13 +91,18 @@ def test_our_parisc_qemu_config_is_read(tmp_path: Path) -> None:
     assert "CONFIG_SERIAL_8250_CONSOLE=y" in hppa.kconfig and "CONFIG_64BIT" not in hppa.kconfig
 
 
-@pytest.mark.parametrize("args, make_args, rest", [
-    (["--make_options=W=1", "--jobs", "4", "mman"], ["W=1", "-j4"], ["mman"]),
-    (["--kernel_args=a=b"], [], ["--kernel_args=a=b"]),
-])
-def test_build_options_are_split_from_kunit_py_options(args: list[str], make_args: list[str],
-                                                       rest: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args, make_args, rest",
+    [
+        (["--make_options=W=1", "--jobs", "4", "mman"], ["W=1", "-j4"], ["mman"]),
+        (["--kernel_args=a=b"], [], ["--kernel_args=a=b"]),
+    ],
+)
+def test_build_options_are_split_from_kunit_py_options(
+    args: list[str], make_args: list[str], rest: list[str]
+) -> None:
     from growstack import kunit
+
     assert kunit.split_build_options(args) == (make_args, rest)
 
 
@@ -105,28 +113,54 @@ def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
         targets.resolve("vax", tree, project)
 
 
-def test_passthrough_paths_are_made_absolute(tmp_path: Path, monkeypatch) -> None:
+def test_passthrough_paths_are_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from growstack import kunit
+
     monkeypatch.chdir(tmp_path)
-    args = ["--kunitconfig=my.config", "--qemu_config", "q.py", "--json", "stdout",
-            "--kernel_args=a=b", "mm_*", "--json=out.json"]
+    args = [
+        "--kunitconfig=my.config",
+        "--qemu_config",
+        "q.py",
+        "--json",
+        "stdout",
+        "--kernel_args=a=b",
+        "mm_*",
+        "--json=out.json",
+    ]
     assert kunit.absolute_paths(args) == [
-        f"--kunitconfig={tmp_path}/my.config", "--qemu_config", f"{tmp_path}/q.py", "--json",
-        "stdout", "--kernel_args=a=b", "mm_*", f"--json={tmp_path}/out.json"]
+        f"--kunitconfig={tmp_path}/my.config",
+        "--qemu_config",
+        f"{tmp_path}/q.py",
+        "--json",
+        "stdout",
+        "--kernel_args=a=b",
+        "mm_*",
+        f"--json={tmp_path}/out.json",
+    ]
 
 
 def test_rerun_lines_are_read_from_the_fragments(tmp_path: Path) -> None:
-    frag = write(tmp_path / "a.kunitconfig",
-                 "# arch: um\n# rerun: off_* feature=off 'quiet=1 x'\nCONFIG_KUNIT=y\n")
+    frag = write(
+        tmp_path / "a.kunitconfig",
+        "# arch: um\n# rerun: off_* feature=off 'quiet=1 x'\nCONFIG_KUNIT=y\n",
+    )
     plain = write(tmp_path / "b.kunitconfig", "CONFIG_KUNIT=y\n")
     [rerun] = kunitconfig.reruns([plain, frag])
-    assert (rerun.glob, rerun.kernel_args, rerun.origin) == ("off_*", ("feature=off", "quiet=1 x"),
-                                                              frag)
+    assert (rerun.glob, rerun.kernel_args, rerun.origin) == (
+        "off_*",
+        ("feature=off", "quiet=1 x"),
+        frag,
+    )
     assert str(rerun) == "off_* with feature=off quiet=1 x"
 
 
 def test_rerun_line_without_kernel_arguments_is_refused(tmp_path: Path) -> None:
     frag = write(tmp_path / "a.kunitconfig", "# rerun: off_*\n")
-    with pytest.raises(ConfigFailed, match=r"a.kunitconfig: '# rerun:' needs a suite glob and "
-                                           r"kernel arguments"):
+    with pytest.raises(
+        ConfigFailed,
+        match=r"a.kunitconfig: '# rerun:' needs a suite glob and "
+        r"kernel arguments",
+    ):
         kunitconfig.reruns([frag])

@@ -19,9 +19,19 @@ from growstack.errors import Exit
 from growstack.project import Project
 
 from helpers import commit_change, git
-from release_helpers import (LIST, LOCAL_SUBJECT, MAINTAINER, commit_project, context,
-                             isolated_env, letter, make_release, new_tree,
-                             results_counts, write_results)
+from release_helpers import (
+    LIST,
+    LOCAL_SUBJECT,
+    MAINTAINER,
+    commit_project,
+    context,
+    isolated_env,
+    letter,
+    make_release,
+    new_tree,
+    results_counts,
+    write_results,
+)
 from test_cli import assert_one_line_error, growstack
 
 
@@ -44,8 +54,11 @@ def test_first_send_writes_the_series_and_records_v1(release: dict[str, Path]) -
     sent = mail.send(context(release), release["release"], sign=False)
     assert sent.directory == (release["work"] / "mail" / "v1").resolve() and sent.recorded
     subjects = [str(message(m)["Subject"]) for m in sent.mails]
-    assert subjects == ["[PATCH 0/2] mm: grow the tiny things", "[PATCH 1/2] mm: add grows",
-                        "[PATCH 2/2] mm: add stack"]
+    assert subjects == [
+        "[PATCH 0/2] mm: grow the tiny things",
+        "[PATCH 1/2] mm: add grows",
+        "[PATCH 2/2] mm: add stack",
+    ]
     # The test-environment patch is never mailed (the cover names it as tested with).
     assert not any("mm/local.c" in m.read_text() for m in sent.mails)
     assert not any(LOCAL_SUBJECT in m.read_text() for m in sent.mails[1:])
@@ -56,28 +69,42 @@ def test_first_send_writes_the_series_and_records_v1(release: dict[str, Path]) -
     counts = results_counts(release["work"] / "results" / "um.json")
     row = next(line.split() for line in text.splitlines() if line.startswith("  um "))
     assert row[1:3] == [str(counts["total"]), str(counts["passed"])]
-    assert f"Tested with 1 test-environment patch(es) that are not part of this series: " \
-           f"{LOCAL_SUBJECT}." in " ".join(text.split())
+    assert (
+        f"Tested with 1 test-environment patch(es) that are not part of this series: "
+        f"{LOCAL_SUBJECT}." in " ".join(text.split())
+    )
     after = letter(release)
     assert after.version == 2 and after.change_id == str(cover_mail["X-Change-ID"])
     assert after.sent == [cover.Sent(1, patches_tree, str(cover_mail["Message-Id"]).strip("<>"))]
 
 
-def test_mails_round_trip_to_the_tree_of_apply_no_local(release: dict[str, Path],
-                                                        tmp_path: Path) -> None:
+def test_mails_round_trip_to_the_tree_of_apply_no_local(
+    release: dict[str, Path], tmp_path: Path
+) -> None:
     sent = mail.send(context(release), release["release"], sign=False)
     box = mailbox.mbox(tmp_path / "series.mbox")
     for path in sent.mails:
         box.add(message(path))
     box.flush()
     by_mail = new_tree(release["tarball"], release["work"], tmp_path / "by-mail")
-    result = subprocess.run([mail.b4_command(), "--offline-mode", "shazam", "-m",
-                             str(tmp_path / "series.mbox")], cwd=by_mail, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [mail.b4_command(), "--offline-mode", "shazam", "-m", str(tmp_path / "series.mbox")],
+        cwd=by_mail,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     by_apply = new_tree(release["tarball"], release["work"], tmp_path / "by-apply")
-    applied = growstack("--project", str(release["project"]), "--workdir",
-                        str(release["work"]), "apply", "--no-local", "--tree", str(by_apply))
+    applied = growstack(
+        "--project",
+        str(release["project"]),
+        "--workdir",
+        str(release["work"]),
+        "apply",
+        "--no-local",
+        "--tree",
+        str(by_apply),
+    )
     assert applied.returncode == 0, applied.stderr
     mailed_tree = git(by_mail, "rev-parse", "HEAD^{tree}")
     assert mailed_tree == git(by_apply, "rev-parse", "HEAD^{tree}") == sent.tree_hash
@@ -88,8 +115,9 @@ def test_mails_round_trip_to_the_tree_of_apply_no_local(release: dict[str, Path]
 def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
     first = mail.send(context(release), release["release"], sign=False)
     path = release["project"] / "patches" / "cover-letter"
-    path.write_text(path.read_text().replace("EDITME: what changed since v1.",
-                                             "mm/stack.c: a second stack."))
+    path.write_text(
+        path.read_text().replace("EDITME: what changed since v1.", "mm/stack.c: a second stack.")
+    )
     commit_project(Project(release["project"]), "the changes in v2")
     git(release["dev"], "reset", "-q", "--hard", "HEAD~2")
     commit_change(release["dev"], "mm/stack.c", "int stack;\nint stack2;\n", "mm: add stack")
@@ -99,12 +127,11 @@ def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
     write_results(release["work"], release["dev"])
     second = mail.send(context(release), release["release"], sign=False)
     assert second.directory.name == "v2"
-    assert [str(message(m)["Subject"]) for m in second.mails][0] == \
-        "[PATCH v2 0/2] mm: grow the tiny things"
+    assert str(message(second.mails[0])["Subject"]) == "[PATCH v2 0/2] mm: grow the tiny things"
     assert message(second.mails[0])["X-Change-ID"] == message(first.mails[0])["X-Change-ID"]
     text = body(second.mails[0])
     assert "Changes in v2:\n- mm/stack.c: a second stack.\n- Link to v1: " in text
-    diff = text[text.index("Range-diff against v1:"):]
+    diff = text[text.index("Range-diff against v1:") :]
     assert "mm: add grows" in diff.splitlines()[1] and " = " in diff.splitlines()[1]
     assert "mm: add stack" in diff and "+int stack2;" in body(second.mails[2])
     assert letter(release).version == 3
@@ -117,11 +144,21 @@ def test_dry_run_records_nothing(release: dict[str, Path]) -> None:
     assert (release["project"] / "patches" / "cover-letter").read_text() == before
 
 
-def run_send(release: dict[str, Path], *args: str, env: dict[str, str] | None = None,
-             sign: bool = False) -> subprocess.CompletedProcess[str]:
-    return growstack("--project", str(release["project"]), "--workdir", str(release["work"]),
-                     "send", "--tree", str(release["release"]),
-                     *(["--no-sign"] if not sign else []), *args, env=env)
+def run_send(
+    release: dict[str, Path], *args: str, env: dict[str, str] | None = None, sign: bool = False
+) -> subprocess.CompletedProcess[str]:
+    return growstack(
+        "--project",
+        str(release["project"]),
+        "--workdir",
+        str(release["work"]),
+        "send",
+        "--tree",
+        str(release["release"]),
+        *(["--no-sign"] if not sign else []),
+        *args,
+        env=env,
+    )
 
 
 def test_b4_missing(release: dict[str, Path]) -> None:
@@ -139,8 +176,7 @@ def test_cover_letter_with_placeholders(release: dict[str, Path]) -> None:
     path.write_text(path.read_text().replace("says how.", "says how. EDITME: numbers"))
     commit_project(Project(release["project"]), "placeholder")
     result = run_send(release)
-    assert_one_line_error(result, Exit.COVER_INCOMPLETE, "cover-letter:4 still holds a "
-                          "placeholder")
+    assert_one_line_error(result, Exit.COVER_INCOMPLETE, "cover-letter:4 still holds a placeholder")
 
 
 def test_output_directory_not_empty(release: dict[str, Path], tmp_path: Path) -> None:
@@ -169,16 +205,20 @@ def test_stale_test_results_are_not_evidence(release: dict[str, Path], tmp_path:
     commit_change(other, "mm/mmap.c", "int other;\n", "mm: something else")
     write_results(release["work"], other)
     result = run_send(release)
-    assert_one_line_error(result, Exit.MAIL_FAILED, "no test results of this version",
-                          "it tested another version of the series")
+    assert_one_line_error(
+        result,
+        Exit.MAIL_FAILED,
+        "no test results of this version",
+        "it tested another version of the series",
+    )
 
 
 def test_b4_check_must_be_clean(tmp_path: Path) -> None:
-    release = make_release(tmp_path, checkpatch="#!/bin/sh\necho 'mm/mmap.c:2: WARNING: "
-                                                "tiny warning'\n")
+    release = make_release(
+        tmp_path, checkpatch="#!/bin/sh\necho 'mm/mmap.c:2: WARNING: tiny warning'\n"
+    )
     result = run_send(release)
-    assert_one_line_error(result, Exit.CHECK_FAILED, "b4 prep --check: 0 error(s) and 2 "
-                          "warning(s)")
+    assert_one_line_error(result, Exit.CHECK_FAILED, "b4 prep --check: 0 error(s) and 2 warning(s)")
     assert "tiny warning" in result.stdout
 
 
@@ -187,8 +227,7 @@ def test_real_send_needs_a_mail_transport(release: dict[str, Path]) -> None:
     assert_one_line_error(result, Exit.MAIL_FAILED, "no mail transport")
 
 
-def test_real_send_needs_a_typed_confirmation(release: dict[str, Path],
-                                              tmp_path: Path) -> None:
+def test_real_send_needs_a_typed_confirmation(release: dict[str, Path], tmp_path: Path) -> None:
     # A transport that would leave a trace: it must never run without the confirmation.
     trace = tmp_path / "sent"
     transport = tmp_path / "sendmail"
@@ -211,8 +250,9 @@ def test_tree_records_where_the_b4_branch_is(release: dict[str, Path]) -> None:
     sent = mail.send(context(release), release["release"], sign=False)
     repo = tree.open_repo(sent.tree)
     assert repo.active_branch.name == mail.B4_BRANCH
-    info = subprocess.run([mail.b4_command(), "prep", "--show-info"], cwd=sent.tree,
-                          capture_output=True, text=True).stdout
+    info = subprocess.run(
+        [mail.b4_command(), "prep", "--show-info"], cwd=sent.tree, capture_output=True, text=True
+    ).stdout
     assert "revision: 1" in info and f"branch: {mail.B4_BRANCH}" in info
     assert pipeline.release_tree(context(release), sent.tree) == sent.tree
     assert repo.active_branch.name == tree.WORK_BRANCH

@@ -15,9 +15,9 @@ import json
 import mailbox
 import shutil
 import subprocess
+from collections.abc import Callable
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -44,8 +44,9 @@ def copy_project(project: Project, root: Path) -> Project:
     return copy
 
 
-def with_commits_on_top(ctx: pipeline.Context, root: Path,
-                        changes: list[tuple[str, str, str]]) -> pipeline.Context:
+def with_commits_on_top(
+    ctx: pipeline.Context, root: Path, changes: list[tuple[str, str, str]]
+) -> pipeline.Context:
     """A copy of the project whose series is ours plus commits of (file, appended, subject),
     exported by growstack from a scratch branch of the release tree."""
     copy = copy_project(ctx.project, root)
@@ -82,33 +83,59 @@ def fails(step: Callable[[], object], code: Exit, pattern: str, path: Path) -> N
     assert repo.active_branch.name == tree.WORK_BRANCH and not repo.is_dirty()
 
 
-def test_check_names_the_patch_that_breaks_the_build(kernel_context: pipeline.Context,
-                                                     tmp_path: Path) -> None:
-    ctx = with_commits_on_top(kernel_context, tmp_path / "project", [
-        ("init/main.c", "\n/* growstack check: a change that builds */\n",
-         "init: add a comment"),
-        ("init/main.c", "\nstatic int growstack_check_breaks = GROWSTACK_UNDEFINED;\n",
-         "init: add a variable"),
-    ])
+def test_check_names_the_patch_that_breaks_the_build(
+    kernel_context: pipeline.Context, tmp_path: Path
+) -> None:
+    ctx = with_commits_on_top(
+        kernel_context,
+        tmp_path / "project",
+        [
+            (
+                "init/main.c",
+                "\n/* growstack check: a change that builds */\n",
+                "init: add a comment",
+            ),
+            (
+                "init/main.c",
+                "\nstatic int growstack_check_breaks = GROWSTACK_UNDEFINED;\n",
+                "init: add a variable",
+            ),
+        ],
+    )
     count = len(mailed(ctx.project))
     path = pipeline.release_tree(ctx)
-    fails(lambda: check.builds(ctx, path, "um", None), Exit.BUILD_FAILED,
-          rf"patch {count}/{count} init-add-a-variable.patch breaks the um build: "
-          r"init/main\.c:\d+:\d+: error: .GROWSTACK_UNDEFINED. undeclared", path)
+    fails(
+        lambda: check.builds(ctx, path, "um", None),
+        Exit.BUILD_FAILED,
+        rf"patch {count}/{count} init-add-a-variable.patch breaks the um build: "
+        r"init/main\.c:\d+:\d+: error: .GROWSTACK_UNDEFINED. undeclared",
+        path,
+    )
 
 
-def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context,
-                                          tmp_path: Path) -> None:
-    ctx = with_commits_on_top(kernel_context, tmp_path / "project", [
-        ("init/main.c", "\n/* growstack check: trailing whitespace */ \n",
-         "init: add a comment"),
-    ])
+def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context, tmp_path: Path) -> None:
+    ctx = with_commits_on_top(
+        kernel_context,
+        tmp_path / "project",
+        [
+            (
+                "init/main.c",
+                "\n/* growstack check: trailing whitespace */ \n",
+                "init: add a comment",
+            ),
+        ],
+    )
     path = pipeline.release_tree(ctx)
     added = [p for p in mailed(ctx.project) if p.name == "init-add-a-comment.patch"]
-    fails(lambda: check.checkpatch(path, added, ctx.project.root, ctx.status, ctx.out),
-          Exit.CHECK_FAILED, r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), 0 check\(s\) "
-          r"in 1 of 1 patch\(es\); first: patches/init-add-a-comment\.patch:\d+: ERROR: "
-          r"trailing whitespace", path)
+    fails(
+        lambda: check.checkpatch(path, added, ctx.project.root, ctx.status, ctx.out),
+        Exit.CHECK_FAILED,
+        r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), 0 check\(s\) "
+        r"in 1 of 1 patch\(es\); first: patches/init-add-a-comment\.patch:\d+: ERROR: "
+        r"trailing whitespace",
+        path,
+    )
+    assert isinstance(ctx.out, io.StringIO)
     assert "ERROR: trailing whitespace" in ctx.out.getvalue()
 
 
@@ -140,40 +167,49 @@ def mail_only(project: Project, count: int) -> None:
         shutil.move(patch.path, project.local_patches / patch.name)
     (project.patches / "series").write_text("".join(f"{p.name}\n" for p in patches[:count]))
     (project.local_patches / "series").write_text(
-        "".join(f"{p.name}\n" for p in patches[count:] + local))
+        "".join(f"{p.name}\n" for p in patches[count:] + local)
+    )
 
 
-def test_send_writes_mails_that_round_trip(kernel_context: pipeline.Context, tested: Path,
-                                           tmp_path: Path) -> None:
+def test_send_writes_mails_that_round_trip(
+    kernel_context: pipeline.Context, tested: Path, tmp_path: Path
+) -> None:
     count = clean_prefix(kernel_context)
     assert count > 0, "send needs a checkpatch-clean first patch (see growstack check)"
     project = copy_project(kernel_context.project, tmp_path / "project")
     mail_only(project, count)
     (project.patches / "cover-letter").write_text(
-        "Subject: the growstack series\nVersion: 1\n\nA letter for the test.\n")
+        "Subject: the growstack series\nVersion: 1\n\nA letter for the test.\n"
+    )
     git(project.root, "init", "-q")
     git(project.root, "add", "-A")
     git(project.root, "commit", "-q", "-m", "the series")
     ctx = pipeline.Context(project, kernel_context.workspace, kernel_context.status)
     sent = mail.send(ctx, output=tmp_path / "mails", sign=False)
     patches = mailed(project)
-    messages = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)
-                for m in sent.mails]
+    messages = [
+        email.message_from_bytes(m.read_bytes(), policy=email.policy.default) for m in sent.mails
+    ]
     assert len(messages) == len(patches) + (1 if len(patches) > 1 else 0)
     subjects = [series.subject(p.path.read_text()) for p in patches]
-    assert [str(m["Subject"]).split("] ", 1)[1] for m in messages[-len(patches):]] == subjects
+    assert [str(m["Subject"]).split("] ", 1)[1] for m in messages[-len(patches) :]] == subjects
     # Recipients: everyone get_maintainer.pl names for the patches.
     for patch in patches:
-        named = subprocess.run(["perl", "scripts/get_maintainer.pl", *GET_MAINTAINER,
-                                str(patch.path)], cwd=sent.tree, capture_output=True,
-                               text=True, check=True).stdout.splitlines()
+        named = subprocess.run(
+            ["perl", "scripts/get_maintainer.pl", *GET_MAINTAINER, str(patch.path)],
+            cwd=sent.tree,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
         assert {address for _, address in getaddresses(named)} <= set(sent.recipients)
     # The evidence is the run's own counts.
     first = messages[0].get_content()
     counts = json.loads(tested.read_text())["counts"]
     row = next(line.split() for line in first.splitlines() if line.startswith("  um "))
-    assert row[1:] == [str(counts[k]) for k in ("total", "passed", "failed", "skipped",
-                                                "crashed", "timeout")]
+    assert row[1:] == [
+        str(counts[k]) for k in ("total", "passed", "failed", "skipped", "crashed", "timeout")
+    ]
     # Round trip: b4 shazam on a fresh base tree gives the tree of apply --no-local.
     box = mailbox.mbox(tmp_path / "series.mbox")
     for message in messages:
@@ -182,12 +218,16 @@ def test_send_writes_mails_that_round_trip(kernel_context: pipeline.Context, tes
     spec = tree.BaseSpec.load(project.base_file)
     fresh_dir = kernel_context.workspace / "trees" / "round-trip"
     shutil.rmtree(fresh_dir, ignore_errors=True)
-    fresh, _ = tree.get_tree(spec, tree.Source(), kernel_context.workspace, fresh_dir,
-                             kernel_context.status)
+    fresh, _ = tree.get_tree(
+        spec, tree.Source(), kernel_context.workspace, fresh_dir, kernel_context.status
+    )
     try:
-        shazam = subprocess.run([mail.b4_command(), "--offline-mode", "shazam", "-m",
-                                 str(tmp_path / "series.mbox")], cwd=fresh, capture_output=True,
-                                text=True)
+        shazam = subprocess.run(
+            [mail.b4_command(), "--offline-mode", "shazam", "-m", str(tmp_path / "series.mbox")],
+            cwd=fresh,
+            capture_output=True,
+            text=True,
+        )
         assert shazam.returncode == 0, shazam.stderr[-2000:]
         by_mail = git(fresh, "rev-parse", "HEAD^{tree}")
         git(fresh, "reset", "-q", "--hard", tree.BASE_TAG)

@@ -38,7 +38,8 @@ def summary(run: Run) -> str:
 def test_summary_ends_with_the_totals() -> None:
     text = summary(load("nested.ktap"))
     assert text.splitlines()[-1] == (
-        "Testing complete. 8 tests: 6 passed, 1 failed, 1 skipped, 0 crashed, 0 timed out")
+        "Testing complete. 8 tests: 6 passed, 1 failed, 1 skipped, 0 crashed, 0 timed out"
+    )
     assert "FAIL     example          4 passed, 1 failed, 1 skipped" in text
     assert "PASS     list-kunit-test  2 passed" in text
 
@@ -61,6 +62,18 @@ def test_summary_shows_crashes_oopses_and_warnings() -> None:
     assert text.rstrip().endswith("2 passed, 1 failed, 0 skipped, 2 crashed, 0 timed out")
 
 
+def test_host_warnings_have_their_own_heading(tmp_path: Path) -> None:
+    run = load("nested.ktap")
+    run.host_warnings.append("the host is odd")
+    text = summary(run)
+    assert "Host warnings (1):\n    the host is odd" in text
+    assert "Parse warnings" not in text
+    path = tmp_path / "results.json"
+    report.write_json(run, path, {})
+    data = json.loads(path.read_text())
+    assert (data["host_warnings"], data["warnings"]) == (["the host is odd"], [])
+
+
 def test_summary_of_a_timeout() -> None:
     text = summary(load("timeout.ktap", timed_out=True))
     assert "TIMEOUT hang.#2: timed out while this test was running" in text
@@ -72,8 +85,9 @@ def test_summary_without_ktap_shows_the_boot_crash() -> None:
     text = summary(load("boot_crash.ktap"))
     assert "No KTAP output found" in text
     assert "Kernel panic - not syncing: Attempted to kill the idle task!" in text
-    assert text.rstrip().endswith("Testing complete. 0 tests: 0 passed, 0 failed, 0 skipped, "
-                                  "0 crashed, 0 timed out")
+    assert text.rstrip().endswith(
+        "Testing complete. 0 tests: 0 passed, 0 failed, 0 skipped, 0 crashed, 0 timed out"
+    )
 
 
 def test_long_logs_are_cut_in_the_terminal() -> None:
@@ -90,7 +104,9 @@ def test_many_failures_are_cut_in_the_terminal() -> None:
     assert "FAIL t100\n" in text
     assert "FAIL t101\n" not in text
     assert "... and 50 more (see the JSON results)" in text
-    assert text.rstrip().endswith("150 tests: 0 passed, 150 failed, 0 skipped, 0 crashed, 0 timed out")
+    assert text.rstrip().endswith(
+        "150 tests: 0 passed, 150 failed, 0 skipped, 0 crashed, 0 timed out"
+    )
 
 
 def test_colour_only_on_a_terminal() -> None:
@@ -101,14 +117,25 @@ def test_colour_only_on_a_terminal() -> None:
     assert "\033[1;31mFAIL" in terminal.getvalue()
 
 
-@pytest.mark.parametrize(("counts", "line"), [
-    (Counts(passed=1), "Testing complete. 1 test: 1 passed, 0 failed, 0 skipped, 0 crashed, "
-                       "0 timed out"),
-    (Counts(passed=2, xfail=1), "Testing complete. 3 tests: 2 passed, 0 failed, 0 skipped, "
-                                "0 crashed, 0 timed out, 1 xfail"),
-    (Counts(todo=2, timeout=1), "Testing complete. 3 tests: 0 passed, 0 failed, 0 skipped, "
-                                "0 crashed, 1 timed out, 2 todo"),
-])
+@pytest.mark.parametrize(
+    ("counts", "line"),
+    [
+        (
+            Counts(passed=1),
+            "Testing complete. 1 test: 1 passed, 0 failed, 0 skipped, 0 crashed, 0 timed out",
+        ),
+        (
+            Counts(passed=2, xfail=1),
+            "Testing complete. 3 tests: 2 passed, 0 failed, 0 skipped, "
+            "0 crashed, 0 timed out, 1 xfail",
+        ),
+        (
+            Counts(todo=2, timeout=1),
+            "Testing complete. 3 tests: 0 passed, 0 failed, 0 skipped, "
+            "0 crashed, 1 timed out, 2 todo",
+        ),
+    ],
+)
 def test_completion_line(counts: Counts, line: str) -> None:
     assert report.completion_line(counts) == line
 
@@ -116,17 +143,20 @@ def test_completion_line(counts: Counts, line: str) -> None:
 # Exit codes.
 
 
-@pytest.mark.parametrize(("lines", "timed_out", "code"), [
-    (["KTAP version 1", "1..2", "ok 1 a", "ok 2 b # SKIP"], False, Exit.OK),
-    (["KTAP version 1", "1..2", "ok 1 a # XFAIL", "not ok 2 b # TODO"], False, Exit.OK),
-    (["KTAP version 1", "1..1", "ok 1 a # SKIP"], False, Exit.OK),
-    (["KTAP version 1", "1..2", "ok 1 a", "not ok 2 b"], False, Exit.TESTS_FAILED),
-    (["KTAP version 1", "1..0"], False, Exit.TESTS_FAILED),
-    (["KTAP version 1", "1..2", "ok 1 a"], False, Exit.CRASHED),
-    (["KTAP version 1", "1..1", "ok 1 a"], True, Exit.CRASHED),
-    (["KTAP version 1", "1..1", "not ok 1 a # TIMEOUT"], False, Exit.CRASHED),
-    (["no ktap here"], False, Exit.CRASHED),
-])
+@pytest.mark.parametrize(
+    ("lines", "timed_out", "code"),
+    [
+        (["KTAP version 1", "1..2", "ok 1 a", "ok 2 b # SKIP"], False, Exit.OK),
+        (["KTAP version 1", "1..2", "ok 1 a # XFAIL", "not ok 2 b # TODO"], False, Exit.OK),
+        (["KTAP version 1", "1..1", "ok 1 a # SKIP"], False, Exit.OK),
+        (["KTAP version 1", "1..2", "ok 1 a", "not ok 2 b"], False, Exit.TESTS_FAILED),
+        (["KTAP version 1", "1..0"], False, Exit.TESTS_FAILED),
+        (["KTAP version 1", "1..2", "ok 1 a"], False, Exit.CRASHED),
+        (["KTAP version 1", "1..1", "ok 1 a"], True, Exit.CRASHED),
+        (["KTAP version 1", "1..1", "not ok 1 a # TIMEOUT"], False, Exit.CRASHED),
+        (["no ktap here"], False, Exit.CRASHED),
+    ],
+)
 def test_exit_code(lines: list[str], timed_out: bool, code: Exit) -> None:
     assert report.exit_code(parse(lines, timed_out=timed_out)) is code
 
@@ -142,14 +172,33 @@ def test_json_document(tmp_path: Path) -> None:
     assert (data["schema"], data["version"]) == ("growstack-results", 1)
     assert data["metadata"] == {"arch": "um", "base": "v6.12"}
     assert data["status"] == "PASS"
-    assert data["counts"] == {"total": 3, "passed": 3, "failed": 0, "skipped": 0, "crashed": 0,
-                              "timeout": 0, "xfail": 0, "todo": 0}
+    assert data["counts"] == {
+        "total": 3,
+        "passed": 3,
+        "failed": 0,
+        "skipped": 0,
+        "crashed": 0,
+        "timeout": 0,
+        "xfail": 0,
+        "todo": 0,
+    }
     suite = data["suites"][0]
     assert (suite["name"], suite["plan"], suite["duration"]) == ("timing", 3, 1.7)
     assert [t["name"] for t in suite["subtests"]] == ["fast_test", "slow_test", "instant_test"]
     assert suite["subtests"][1]["diagnostics"] == ["slow_test: initializing"]
-    assert set(suite) == {"name", "number", "status", "directive", "reason", "duration", "plan",
-                          "diagnostics", "log", "oops", "subtests"}
+    assert set(suite) == {
+        "name",
+        "number",
+        "status",
+        "directive",
+        "reason",
+        "duration",
+        "plan",
+        "diagnostics",
+        "log",
+        "oops",
+        "subtests",
+    }
 
 
 def test_schema_documentation_example_is_current() -> None:
@@ -193,8 +242,15 @@ def test_junit_flattens_nested_suites(tmp_path: Path) -> None:
     assert list(suites) == ["example", "example.example_params_test", "list-kunit-test"]
     example = suites["example"]
     assert [case.get("name") for case in example] == [
-        "example_simple_test", "example_fail_test", "example_slow_test"]
-    assert (example.get("tests"), example.get("failures"), example.get("skipped")) == ("3", "1", "0")
+        "example_simple_test",
+        "example_fail_test",
+        "example_slow_test",
+    ]
+    assert (example.get("tests"), example.get("failures"), example.get("skipped")) == (
+        "3",
+        "1",
+        "0",
+    )
     failure = example.find("testcase[@name='example_fail_test']/failure")
     assert failure is not None and "EXPECTATION FAILED" in (failure.text or "")
     params = suites["example.example_params_test"]
@@ -212,14 +268,28 @@ def test_junit_errors_and_times(tmp_path: Path) -> None:
     warned = root.find(".//testcase[@name='warn_test']/system-err")
     assert warned is not None and "WARNING: CPU: 0" in (warned.text or "")
     timed = junit(load("timestamps.ktap"), tmp_path)
-    assert timed.find("testsuite").get("time") == "1.700000"
+    suite = timed.find("testsuite")
+    assert suite is not None and suite.get("time") == "1.700000"
     assert [case.get("time") for case in timed.iter("testcase")] == [
-        "0.150000", "1.500000", "0.000000"]
+        "0.150000",
+        "1.500000",
+        "0.000000",
+    ]
 
 
 def test_junit_suite_failure_of_its_own(tmp_path: Path) -> None:
-    run = parse(["KTAP version 1", "1..2", "  # Subtest: s", "  1..1", "  ok 1 t",
-                 "# s: suite_exit failed", "not ok 1 s", "ok 2 lone"])
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..2",
+            "  # Subtest: s",
+            "  1..1",
+            "  ok 1 t",
+            "# s: suite_exit failed",
+            "not ok 1 s",
+            "ok 2 lone",
+        ]
+    )
     root = junit(run, tmp_path)
     names = [(suite.get("name"), [case.get("name") for case in suite]) for suite in root]
     assert names == [("(top level)", ["lone"]), ("s", ["t", "(suite result)"])]
@@ -228,8 +298,14 @@ def test_junit_suite_failure_of_its_own(tmp_path: Path) -> None:
 
 
 def test_junit_replaces_characters_xml_forbids(tmp_path: Path) -> None:
-    run = parse(["KTAP version 1", "1..1", "# bell\x07 nul\x00 esc\x1b[0m",
-                 "not ok 1 name\x01with\ufffecontrols"])
+    run = parse(
+        [
+            "KTAP version 1",
+            "1..1",
+            "# bell\x07 nul\x00 esc\x1b[0m",
+            "not ok 1 name\x01with\ufffecontrols",
+        ]
+    )
     path = tmp_path / "junit.xml"
     report.write_junit(run, path)
     root = ET.parse(path).getroot()  # would raise on a forbidden character
@@ -244,21 +320,33 @@ def test_junit_replaces_characters_xml_forbids(tmp_path: Path) -> None:
 
 def test_emit_writes_everything_and_returns_the_exit_code(tmp_path: Path) -> None:
     stream = io.StringIO()
-    code = report.emit(load("crash.ktap"), stream=stream, json_path=tmp_path / "r.json",
-                       junit_path=tmp_path / "r.xml", metadata={"command": "growstack test"})
+    code = report.emit(
+        load("crash.ktap"),
+        stream=stream,
+        json_path=tmp_path / "r.json",
+        junit_path=tmp_path / "r.xml",
+        metadata={"command": "growstack test"},
+    )
     assert code is Exit.CRASHED
     assert "Testing complete. 6 tests" in stream.getvalue()
     assert json.loads((tmp_path / "r.json").read_text())["metadata"]["command"] == "growstack test"
     # Three tests never printed a result; "second.param" itself was cut off mid-way.
     errors = ET.parse(tmp_path / "r.xml").getroot().findall(".//error/..")
-    assert [case.get("classname") + "." + case.get("name") for case in errors] == [
-        "(top level).#3", "second.#3", "second.#4", "second.param.(suite result)"]
+    assert [f"{case.get('classname')}.{case.get('name')}" for case in errors] == [
+        "(top level).#3",
+        "second.#3",
+        "second.#4",
+        "second.param.(suite result)",
+    ]
 
 
 def test_emit_to_an_unwritable_path(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
-        report.emit(load("nested.ktap"), stream=io.StringIO(),
-                    json_path=tmp_path / "missing" / "r.json")
+        report.emit(
+            load("nested.ktap"), stream=io.StringIO(), json_path=tmp_path / "missing" / "r.json"
+        )
     assert caught.value.exit_code is Exit.USAGE
-    assert str(caught.value) == (f"cannot write the JSON results to {tmp_path / 'missing' / 'r.json'}"
-                                 ": No such file or directory; choose a writable path")
+    assert str(caught.value) == (
+        f"cannot write the JSON results to {tmp_path / 'missing' / 'r.json'}"
+        ": No such file or directory; choose a writable path"
+    )

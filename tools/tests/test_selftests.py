@@ -12,9 +12,11 @@ from growstack.project import Project
 from helpers import fake_kunit_tree
 
 PROGRAM = '#include "../kselftest.h"\nint main(void) { ksft_print_header(); ksft_finished(); }\n'
-KSELFTEST_H = ('#include <stdio.h>\n#include <stdlib.h>\n'
-               '#define ksft_print_header() puts("TAP version 13")\n'
-               '#define ksft_finished() exit(0)\n')
+KSELFTEST_H = (
+    "#include <stdio.h>\n#include <stdlib.h>\n"
+    '#define ksft_print_header() puts("TAP version 13")\n'
+    "#define ksft_finished() exit(0)\n"
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,18 +30,18 @@ def tree_with_selftest(root: Path) -> Path:
 
 def read_newc(data: bytes) -> dict[str, tuple[int, int, int, bytes]]:
     """name -> (mode, rdev major, rdev minor, contents) of a newc cpio archive."""
-    entries = {}
+    entries: dict[str, tuple[int, int, int, bytes]] = {}
     offset = 0
     while True:
-        assert data[offset:offset + 6] == b"070701"
-        fields = [int(data[offset + 6 + 8 * i:offset + 14 + 8 * i], 16) for i in range(13)]
+        assert data[offset : offset + 6] == b"070701"
+        fields = [int(data[offset + 6 + 8 * i : offset + 14 + 8 * i], 16) for i in range(13)]
         size, namesize = fields[6], fields[11]
         name_at = offset + 110
-        name = data[name_at:name_at + namesize - 1].decode()
+        name = data[name_at : name_at + namesize - 1].decode()
         body = name_at + namesize + (-(110 + namesize) % 4)
         if name == "TRAILER!!!":
             return entries
-        entries[name] = (fields[1], fields[9], fields[10], data[body:body + size])
+        entries[name] = (fields[1], fields[9], fields[10], data[body : body + size])
         offset = body + size + (-size % 4)
 
 
@@ -57,8 +59,13 @@ def test_initramfs_holds_dirs_console_and_executables(tmp_path: Path) -> None:
 
 def test_the_selftests_program_gets_the_trees_selftests(tmp_path: Path) -> None:
     tree = tree_with_selftest(tmp_path / "linux")
-    req = boot.Request(tree=tree, build_dir=tmp_path / "build", root=tmp_path / "root",
-                       config_fragment=tmp_path / "um.config", program=selftests.INIT)
+    req = boot.Request(
+        tree=tree,
+        build_dir=tmp_path / "build",
+        root=tmp_path / "root",
+        config_fragment=tmp_path / "um.config",
+        program=selftests.INIT,
+    )
     boot.prepare_root(req, Status(tty=False))
     assert (tmp_path / "root/selftests").read_bytes()[:4] == b"\x7fELF"
     assert (tmp_path / "root/kselftests/map_stack").read_bytes()[:4] == b"\x7fELF"
@@ -75,8 +82,12 @@ def test_our_parisc_target_boots_on_to_an_initramfs(tmp_path: Path) -> None:
     tree = fake_kunit_tree(tmp_path / "linux")
     hppa = targets.resolve("parisc", tree, Project(REPO))
     assert hppa.runs_init and hppa.libc_package == "libc6-dev-hppa-cross"
-    request = kunit.Request(tree=tree, build_dir=tmp_path / "build", target=hppa,
-                            fragments=[], initrd=tmp_path / "initrd.cpio")
-    assert f"--qemu_args=-initrd {tmp_path / 'initrd.cpio'}" in kunit.command(request,
-                                                                              build=False)
+    request = kunit.Request(
+        tree=tree,
+        build_dir=tmp_path / "build",
+        target=hppa,
+        fragments=[],
+        initrd=tmp_path / "initrd.cpio",
+    )
+    assert f"--qemu_args=-initrd {tmp_path / 'initrd.cpio'}" in kunit.command(request, build=False)
     assert not targets.resolve("x86_64", tree, Project(REPO)).runs_init

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from growstack import series, tree
+from growstack import kcidb, pipeline, series, tree
 from growstack.errors import Exit, SeriesError
-from growstack.project import Project
 from growstack.progress import Status
+from growstack.project import Project
 
 from helpers import commit_change, git, make_project, make_tarball
 
-SPEC = tree.BaseSpec(kernel="6.12.7", package="none", package_version="1", tarball="/none",
-                     sha256="00")
+SPEC = tree.BaseSpec(
+    kernel="6.12.7", package="none", package_version="1", tarball="/none", sha256="00"
+)
 
 
 @pytest.fixture
@@ -29,8 +30,13 @@ def tarball(tmp_path: Path) -> Path:
 
 
 def new_tree(tarball: Path, workspace: Path, name: str) -> Path:
-    path, _ = tree.get_tree(SPEC, tree.Source(tarball=str(tarball)), workspace,
-                            workspace / name, Status(tty=False, quiet_interval=1e9))
+    path, _ = tree.get_tree(
+        SPEC,
+        tree.Source(tarball=str(tarball)),
+        workspace,
+        workspace / name,
+        Status(tty=False, quiet_interval=1e9),
+    )
     return path
 
 
@@ -45,6 +51,17 @@ def developed(tmp_path: Path, tarball: Path, workspace: Path) -> tuple[Project, 
     return project, path
 
 
+def test_the_patchset_hash_of_a_tree_is_that_of_its_exported_patches(
+    developed: tuple[Project, Path],
+) -> None:
+    project, path = developed
+    files = [patch.path.read_bytes() for patch in series.full_series(project)]
+    assert len(files) == 2
+    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] == kcidb.patchset_hash(files)
+    (path / "mm/mmap.c").write_text("uncommitted\n")
+    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] is None
+
+
 def carried(path: Path) -> list[str]:
     return git(path, "log", "--format=%s", "--reverse", f"{tree.BASE_TAG}..HEAD").splitlines()
 
@@ -52,15 +69,18 @@ def carried(path: Path) -> list[str]:
 def test_export_writes_named_patches_and_series(developed: tuple[Project, Path]) -> None:
     project, _ = developed
     assert (project.patches / "series").read_text().split() == [
-        "mm-add-grows.patch", "mm-add-stack.patch"]
+        "mm-add-grows.patch",
+        "mm-add-stack.patch",
+    ]
     mail = (project.patches / "mm-add-grows.patch").read_text()
     assert mail.startswith("From 0000000000000000000000000000000000000000 ")
     assert "Subject: [PATCH] mm: add grows" in mail
     assert "\n-- \n" not in mail  # no version signature
 
 
-def test_apply_then_reapply_is_a_no_op(developed: tuple[Project, Path], tarball: Path,
-                                       workspace: Path) -> None:
+def test_apply_then_reapply_is_a_no_op(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "fresh")
     first = series.apply(path, series.full_series(project))
@@ -72,8 +92,9 @@ def test_apply_then_reapply_is_a_no_op(developed: tuple[Project, Path], tarball:
     assert carried(path) == ["mm: add grows", "mm: add stack"]
 
 
-def test_apply_completes_a_partly_applied_tree(developed: tuple[Project, Path], tarball: Path,
-                                                workspace: Path) -> None:
+def test_apply_completes_a_partly_applied_tree(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     patches = series.full_series(project)
     path = new_tree(tarball, workspace, "fresh")
@@ -82,8 +103,9 @@ def test_apply_completes_a_partly_applied_tree(developed: tuple[Project, Path], 
     assert result.present == ["mm-add-grows.patch"] and result.applied == ["mm-add-stack.patch"]
 
 
-def test_export_round_trip_has_zero_diff(developed: tuple[Project, Path], tarball: Path,
-                                         workspace: Path) -> None:
+def test_export_round_trip_has_zero_diff(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     before = {p.name: p.read_bytes() for p in project.patches.iterdir() if p.is_file()}
     path = new_tree(tarball, workspace, "fresh")
@@ -97,8 +119,17 @@ def test_export_round_trip_has_zero_diff(developed: tuple[Project, Path], tarbal
 def test_export_picks_up_an_edit(developed: tuple[Project, Path]) -> None:
     project, path = developed
     (path / "mm/stack.c").write_text("int stack = 1;\n")
-    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qa",
-        "--amend", "--no-edit")
+    git(
+        path,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-qa",
+        "--amend",
+        "--no-edit",
+    )
     result = series.export(path, project)
     assert result.written == [project.patches / "mm-add-stack.patch"]
     assert "+int stack = 1;" in (project.patches / "mm-add-stack.patch").read_text()
@@ -108,19 +139,36 @@ def test_export_names_new_files_the_trees_gitignore_hides(developed: tuple[Proje
     project, path = developed
     (path / ".gitignore").write_text("/*\n")  # as Debian's tarball has it
     git(path, "add", "-f", ".gitignore")
-    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qm",
-        "mm: ignore")
+    git(
+        path,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-qm",
+        "mm: ignore",
+    )
     (path / "mm" / "forgotten.h").write_text("int forgotten;\n")
     assert git(path, "status", "--porcelain") == ""  # git status does not show it
     assert series.export(path, project).hidden == ["mm/forgotten.h"]
     git(path, "add", "-f", "mm/forgotten.h")
-    git(path, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qm",
-        "mm: add forgotten.h")
+    git(
+        path,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-qm",
+        "mm: add forgotten.h",
+    )
     assert series.export(path, project).hidden == []
 
 
-def test_local_patches_stay_local(tmp_path: Path, developed: tuple[Project, Path],
-                                  tarball: Path, workspace: Path) -> None:
+def test_local_patches_stay_local(
+    tmp_path: Path, developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, path = developed
     commit_change(path, "test-env.c", "int qemu_quirk;\n", "test: work around the emulator")
     # Declare the new commit a test-environment patch, then export again.
@@ -138,15 +186,19 @@ def test_local_patches_stay_local(tmp_path: Path, developed: tuple[Project, Path
     assert "test: work around the emulator" not in carried(mailed)
 
 
-def test_conflicting_patch_leaves_the_tree_as_it_was(developed: tuple[Project, Path],
-                                                     tarball: Path, workspace: Path) -> None:
+def test_conflicting_patch_leaves_the_tree_as_it_was(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "other")
     # A base on which the second patch cannot apply: it already has another mm/stack.c.
     base = commit_change(path, "mm/stack.c", "int something_else;\n", "a different base")
     git(path, "tag", "-f", tree.BASE_TAG, base)
-    with pytest.raises(SeriesError, match=r"mm-add-stack.patch does not apply: conflicts in "
-                                          r"mm/stack.c") as err:
+    with pytest.raises(
+        SeriesError,
+        match=r"mm-add-stack.patch does not apply: conflicts in "
+        r"mm/stack.c",
+    ) as err:
         series.apply(path, series.full_series(project))
     assert err.value.exit_code == Exit.SERIES_FAILED
     # All or nothing: the first patch, which applied, is gone again too.
@@ -164,12 +216,15 @@ def test_malformed_patch_is_refused(tmp_path: Path, tarball: Path, workspace: Pa
     assert carried(path) == []
 
 
-def test_mail_without_author_is_refused(tmp_path: Path, developed: tuple[Project, Path],
-                                        tarball: Path, workspace: Path) -> None:
+def test_mail_without_author_is_refused(
+    tmp_path: Path, developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     mail = project.patches / "mm-add-grows.patch"
-    mail.write_text("\n".join(line for line in mail.read_text().splitlines()
-                              if not line.startswith("From: ")) + "\n")
+    mail.write_text(
+        "\n".join(line for line in mail.read_text().splitlines() if not line.startswith("From: "))
+        + "\n"
+    )
     path = new_tree(tarball, workspace, "t")
     with pytest.raises(SeriesError, match="not a valid git format-patch mail"):
         series.apply(path, series.full_series(project))
@@ -189,8 +244,9 @@ def test_series_with_unsupported_options(tmp_path: Path) -> None:
         series.full_series(project)
 
 
-def test_dirty_tree_is_refused_and_untouched(developed: tuple[Project, Path], tarball: Path,
-                                             workspace: Path) -> None:
+def test_dirty_tree_is_refused_and_untouched(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "t")
     (path / "README").write_text("my unsaved work\n")
@@ -200,8 +256,9 @@ def test_dirty_tree_is_refused_and_untouched(developed: tuple[Project, Path], ta
     assert carried(path) == []
 
 
-def test_tree_with_foreign_commits_is_refused(developed: tuple[Project, Path], tarball: Path,
-                                              workspace: Path) -> None:
+def test_tree_with_foreign_commits_is_refused(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "t")
     commit_change(path, "x.c", "int x;\n", "something not in the series")
@@ -209,8 +266,9 @@ def test_tree_with_foreign_commits_is_refused(developed: tuple[Project, Path], t
         series.apply(path, series.full_series(project))
 
 
-def test_export_refuses_to_drop_patches(developed: tuple[Project, Path], tarball: Path,
-                                        workspace: Path) -> None:
+def test_export_refuses_to_drop_patches(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "t")
     with pytest.raises(SeriesError, match="would remove 2 patch"):
@@ -233,15 +291,25 @@ def test_export_refuses_uncommitted_patches_dir(developed: tuple[Project, Path])
     assert edited.read_text().endswith("my note\n")
 
 
-def test_older_series_applied_by_growstack_is_replaced(developed: tuple[Project, Path],
-                                                       tarball: Path, workspace: Path) -> None:
+def test_older_series_applied_by_growstack_is_replaced(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, dev = developed
     path = new_tree(tarball, workspace, "t")
     series.apply(path, series.full_series(project))
     # The series moves on: its second patch is revised.
     (dev / "mm/stack.c").write_text("int stack = 2;\n")
-    git(dev, "-c", "user.name=Dev", "-c", "user.email=dev@example.org", "commit", "-qa",
-        "--amend", "--no-edit")
+    git(
+        dev,
+        "-c",
+        "user.name=Dev",
+        "-c",
+        "user.email=dev@example.org",
+        "commit",
+        "-qa",
+        "--amend",
+        "--no-edit",
+    )
     series.export(dev, project)
     result = series.apply(path, series.full_series(project))
     assert result.replaced and result.applied == ["mm-add-grows.patch", "mm-add-stack.patch"]
@@ -249,8 +317,9 @@ def test_older_series_applied_by_growstack_is_replaced(developed: tuple[Project,
 
 
 def test_user_commits_on_an_applied_series_are_never_replaced(
-        developed: tuple[Project, Path], tarball: Path, workspace: Path) -> None:
-    project, dev = developed
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
+    project, _ = developed
     path = new_tree(tarball, workspace, "t")
     series.apply(path, series.full_series(project)[:1])
     mine = commit_change(path, "mine.c", "int mine;\n", "my own work")
@@ -259,17 +328,21 @@ def test_user_commits_on_an_applied_series_are_never_replaced(
     assert git(path, "rev-parse", "HEAD") == mine
 
 
-def test_failed_replacement_restores_the_old_series(developed: tuple[Project, Path],
-                                                    tarball: Path, workspace: Path) -> None:
+def test_failed_replacement_restores_the_old_series(
+    developed: tuple[Project, Path], tarball: Path, workspace: Path
+) -> None:
     project, _ = developed
     path = new_tree(tarball, workspace, "t")
     series.apply(path, series.full_series(project))
     before = git(path, "rev-parse", "HEAD")
     # A new version of the second patch that modifies a file the base lacks.
     broken = project.patches / "mm-add-stack.patch"
-    broken.write_text(broken.read_text().replace("new file mode 100644\n", "")
-                      .replace("--- /dev/null", "--- a/mm/stack.c"))
-    with pytest.raises(SeriesError, match="mm-add-stack.patch does not apply"):
+    broken.write_text(
+        broken.read_text()
+        .replace("new file mode 100644\n", "")
+        .replace("--- /dev/null", "--- a/mm/stack.c")
+    )
+    with pytest.raises(SeriesError, match=r"mm-add-stack\.patch does not apply"):
         series.apply(path, series.full_series(project))
     assert git(path, "rev-parse", "HEAD") == before
     assert git(path, "status", "--porcelain") == ""
