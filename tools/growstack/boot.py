@@ -79,6 +79,28 @@ CRASHES = {
 }
 
 
+@dataclass(frozen=True)
+class Stress:
+    """A load under which kernel stacks grow while memory is tight."""
+
+    env: tuple[str, ...]  # for guest/stress.c
+    kernel_args: tuple[str, ...]
+    mem: str
+
+
+STRESS_CONFIG = "boot/{arch}-stress.config"  # added to the boot config
+STRESSES = {
+    "memcg": Stress(("memcg=96M",), (), "1G"),
+    "pressure": Stress((), (), "160M"),
+    "storm": Stress((), ("fail_kstack_refill=1,90,0,-1",), "160M"),
+    "rt": Stress(("memcg=96M", "rt=1"), ("threadirqs",), "1G"),
+}
+# What the kernel's checkers (lockdep, DEBUG_VM, might_sleep) and a panic print.
+_KERNEL_COMPLAINT = re.compile(
+    r"WARNING:|BUG:|possible circular locking|inconsistent lock state|Kernel panic"
+)
+
+
 @dataclass
 class Request:
     tree: Path
@@ -89,6 +111,9 @@ class Request:
     env: list[str] = field(default_factory=list)  # NAME=VALUE for the program
     kernel_args: list[str] = field(default_factory=list)
     crash: str | None = None
+    stress: str | None = None
+    duration: int = 60  # seconds of stress load
+    extra_fragments: list[Path] = field(default_factory=list)
     bench_module: bool = False
     mem: str = "1G"
     timeout: int = 300
@@ -105,8 +130,8 @@ class Outcome:
     seconds: dict[str, float]
 
 
-def boot_config(project_kunit: Path, arch: str) -> Path:
-    path = project_kunit / BOOT_CONFIG.format(arch=arch)
+def boot_config(project_kunit: Path, arch: str, pattern: str = BOOT_CONFIG) -> Path:
+    path = project_kunit / pattern.format(arch=arch)
     if not path.is_file():
         known = sorted(p.stem for p in (project_kunit / "boot").glob("*.config"))
         raise UsageError(
@@ -121,7 +146,9 @@ def prepare_kernel(request: Request, status: Status) -> None:
     deps.ensure(list(deps.BUILD_PACKAGES), status, why="building the UML kernel to boot")
     request.build_dir.mkdir(parents=True, exist_ok=True)
     status.update("configuring um with kconfiglib", topic="config")
-    config.configure(request.tree, request.build_dir, "um", [request.config_fragment])
+    config.configure(
+        request.tree, request.build_dir, "um", [request.config_fragment, *request.extra_fragments]
+    )
     status.clear()
     build.make(
         request.tree, request.build_dir, "um", status, request.build_dir / "growstack-build.log"
@@ -179,19 +206,24 @@ def prepare_root(request: Request, status: Status) -> None:
 
 
 def command(request: Request) -> list[str]:
-    env = list(request.env)
+    env, args, mem = list(request.env), list(request.kernel_args), request.mem
     if request.crash:
         crash = CRASHES[request.crash]
         env += [f"crash={crash.lkdtm}", *crash.env]
+    if request.stress:
+        stress = STRESSES[request.stress]
+        env += [*stress.env, f"duration={request.duration}"]
+        args += stress.kernel_args
+        mem = stress.mem
     return [
         str(request.build_dir / "linux"),
-        f"mem={request.mem}",
+        f"mem={mem}",
         "console=tty",
         "rootfstype=hostfs",
         f"rootflags={request.root}",
         "rw",
         f"init=/{request.program}",
-        *request.kernel_args,
+        *args,
         *env,
     ]
 
@@ -200,8 +232,12 @@ def boot(request: Request, status: Status) -> Outcome:
     """Build what is missing, boot, and turn the console into a judged run."""
     if request.crash and request.crash not in CRASHES:
         raise UsageError(f"unknown crash {request.crash!r}", f"pick one of {', '.join(CRASHES)}")
+    if request.stress and request.stress not in STRESSES:
+        raise UsageError(f"unknown stress {request.stress!r}", f"pick one of {', '.join(STRESSES)}")
     if request.crash:
         request.program = "crash"
+    if request.stress:
+        request.program = "stress"
     marks = {"build": time.monotonic()}
     prepare_root(request, status)
     if request.build:
@@ -212,14 +248,14 @@ def boot(request: Request, status: Status) -> Outcome:
         _install_module(request)
     marks["boot"] = time.monotonic()
     argv = command(request)
-    log_path = request.build_dir / f"growstack-boot-{request.crash or request.program}.log"
+    log_path = request.build_dir / f"growstack-boot-{run_name(request)}.log"
     lines, returncode = _console(argv, request.timeout, log_path, status)
     marks["end"] = time.monotonic()
     figures = {m.group(1): int(m.group(2)) for m in map(_FIGURE.search, lines) if m}
     if request.crash:
         run = judge_crash(lines, returncode, request.crash)
     else:
-        run = judge_program(lines, returncode)
+        run = judge_program(lines, returncode, checkers=bool(request.stress))
     seconds = {"build": marks["boot"] - marks["build"], "boot": marks["end"] - marks["boot"]}
     return Outcome(run, log_path, argv, returncode, figures, seconds)
 
@@ -269,8 +305,21 @@ def _verdict(
     return ktap.TestResult(name, status, reason="" if ok else reason, log=log or [])
 
 
-def judge_program(lines: list[str], returncode: int | None) -> ktap.Run:
-    """The program's own KTAP, plus whether the machine then shut down cleanly."""
+def run_name(request: Request) -> str:
+    """What the boot ran, for its log and results file: workload, crash-overflow, …"""
+    if request.crash:
+        return f"crash-{request.crash}"
+    if request.stress:
+        return f"stress-{request.stress}"
+    return request.program
+
+
+def judge_program(lines: list[str], returncode: int | None, checkers: bool = False) -> ktap.Run:
+    """The program's own KTAP, plus whether the machine then shut down cleanly.
+
+    With `checkers`, also that no lockdep, DEBUG_VM or might_sleep report, and
+    no panic, came on the console.
+    """
     run = ktap.parse(lines, timed_out=returncode is None)
     if returncode is None:
         shutdown = ktap.TestResult(
@@ -287,6 +336,16 @@ def judge_program(lines: list[str], returncode: int | None) -> ktap.Run:
             [line for line in lines if "panic" in line.lower()][:20],
         )
     run.tests.append(shutdown)
+    if checkers:
+        complaints = [line for line in lines if _KERNEL_COMPLAINT.search(line)]
+        run.tests.append(
+            _verdict(
+                "no_kernel_warnings",
+                not complaints,
+                f"{len(complaints)} warning line(s), the first: {complaints[:1]}",
+                complaints[:20],
+            )
+        )
     if any(_FP_REGS_FAILED in line for line in lines):
         run.host_warnings.append(
             "UML could not load a process's FP registers: the host's "

@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the tree's kernel selftests (map_stack) instead of the workload",
     )
+    what.add_argument(
+        "--stress",
+        choices=sorted(boot.STRESSES),
+        help="grow kernel stacks under memory pressure instead, in a kernel with lockdep "
+        "and DEBUG_VM: a memory cgroup at its limit, a small mem=, a storm of failing "
+        "refills, or real-time threads above kstackd (see Documentation/dynamic-stacks.md)",
+    )
+    p.add_argument("--duration", type=int, default=60, help="seconds of --stress load (default 60)")
     p.add_argument(
         "--kernel-arg",
         action="append",
@@ -327,6 +335,8 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             threads=args.threads,
             forks=args.forks,
             crash=args.crash,
+            stress=args.stress,
+            duration=args.duration,
             bench=args.bench,
             run_selftests=args.selftests,
             kernel_args=args.kernel_args,

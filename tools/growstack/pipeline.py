@@ -192,6 +192,8 @@ def boot_kernel(
     threads: int = 2000,
     forks: int = 200,
     crash: str | None = None,
+    stress: str | None = None,
+    duration: int = 60,
     bench: bool = False,
     run_selftests: bool = False,
     kernel_args: list[str] | None = None,
@@ -203,10 +205,15 @@ def boot_kernel(
     kcidb_path: Path | None = None,
     build: bool = True,
 ) -> tuple[Exit, boot.Outcome]:
-    """Boot UML to the workload, the tree's selftests or a provoked `crash`; report it."""
+    """Boot UML to the workload, the tree's selftests, a provoked `crash` or a
+    `stress` load; report it."""
     if arch != "um":
         raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
-    build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / "boot-um"
+    # The stress kernel has the lock and VM checkers on: a build directory of its own.
+    build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / (
+        "boot-um-stress" if stress else "boot-um"
+    )
+    extra = [boot.boot_config(ctx.project.kunit, arch, boot.STRESS_CONFIG)] if stress else []
     request = boot.Request(
         tree=path,
         build_dir=build_dir.resolve(),
@@ -215,6 +222,9 @@ def boot_kernel(
         env=[f"threads={threads}", f"forks={forks}", *(["bench=1"] if bench else [])],
         kernel_args=list(kernel_args or []),
         crash=crash,
+        stress=stress,
+        duration=duration,
+        extra_fragments=extra,
         bench_module=bench,
         mem=mem,
         timeout=timeout,
@@ -234,7 +244,7 @@ def boot_kernel(
         "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
         "compiler": _compiler(request.build_dir),
     }
-    name = f"{arch}-boot-{f'crash-{crash}' if crash else request.program}"
+    name = f"{arch}-boot-{boot.run_name(request)}"
     code = _report(ctx, outcome.run, metadata, name, json_path, junit_path, kcidb_path)
     return code, outcome
 

@@ -45,6 +45,9 @@ def compile_static(
         str(source),
     ]
     digest = hashlib.sha256(" ".join(argv).encode() + source.read_bytes())
+    # The headers beside it (guest/guest.h) are part of what is compiled.
+    for header in sorted(source.parent.glob("*.h")):
+        digest.update(header.read_bytes())
     if include:
         digest.update((include / "kselftest.h").read_bytes())
     stamp = binary.with_name(f".{binary.name}.sha256")

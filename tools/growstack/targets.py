@@ -66,14 +66,17 @@ class Target:
         """Debian packages needed to build and boot this target (its QEMU last)."""
         wanted = []
         if self.cross_compile:
-            wanted.append(
-                _CROSS_PACKAGES.get(self.cross_compile, f"gcc-{self.cross_compile.rstrip('-')}")
-            )
+            wanted.append(cross_package(self.cross_compile))
             if self.cross_compile in _CROSS_LIBC:
                 wanted.append(_CROSS_LIBC[self.cross_compile])
         if self.qemu_arch:
             wanted.append(_QEMU_PACKAGES.get(self.qemu_arch, "qemu-system-misc"))
         return wanted
+
+
+def cross_package(cross_compile: str) -> str:
+    """The Debian package of the cross compiler for a CROSS_COMPILE prefix."""
+    return _CROSS_PACKAGES.get(cross_compile, f"gcc-{cross_compile.rstrip('-')}")
 
 
 def _qemu_params(path: Path) -> dict[str, str]:

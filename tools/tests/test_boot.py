@@ -44,6 +44,15 @@ def test_a_crash_passes_its_lkdtm_type_and_injection_to_the_program(tmp_path: Pa
     assert boot.command(req)[-2:] == ["crash=EXHAUST_STACK", "fail_fault=1"]
 
 
+def test_a_stress_load_gets_its_memory_injection_and_duration(tmp_path: Path) -> None:
+    req = request(tmp_path, stress="storm", duration=20, program="stress")
+    argv = boot.command(req)
+    assert "mem=160M" in argv and "mem=1G" not in argv
+    assert argv[-2:] == ["fail_kstack_refill=1,90,0,-1", "duration=20"]
+    rt = boot.command(request(tmp_path, stress="rt", program="stress"))
+    assert {"threadirqs", "memcg=96M", "rt=1", "duration=60"} <= set(rt)
+
+
 def has_interpreter(binary: Path) -> bool:
     """Whether a 64-bit little-endian ELF file has a PT_INTERP program header."""
     data = binary.read_bytes()
@@ -55,7 +64,7 @@ def has_interpreter(binary: Path) -> bool:
     )
 
 
-@pytest.mark.parametrize("program", ["workload", "crash"])
+@pytest.mark.parametrize("program", ["workload", "crash", "stress"])
 def test_guest_programs_compile_statically_and_are_cached(tmp_path: Path, program: str) -> None:
     req = request(tmp_path, program=program)
     boot.prepare_root(req, Status(tty=False))
@@ -70,9 +79,30 @@ def test_guest_programs_compile_statically_and_are_cached(tmp_path: Path, progra
 
 def test_an_unknown_program_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(
-        UsageError, match="no guest program 'nope'; pick one of crash, selftests, workload"
+        UsageError, match="no guest program 'nope'; pick one of crash, selftests, stress, workload"
     ):
         boot.prepare_root(request(tmp_path, program="nope"), Status(tty=False))
+
+
+def test_an_unknown_stress_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown stress 'swap'; pick one of memcg"):
+        boot.boot(request(tmp_path, stress="swap"), Status(tty=False))
+
+
+def test_a_stress_boot_fails_on_any_lockdep_or_vm_complaint() -> None:
+    clean = [*WORKLOAD, "reboot: Power down"]
+    assert boot.judge_program(clean, 0, checkers=True).status is ktap.Status.PASS
+    for complaint in [
+        "WARNING: CPU: 0 PID: 11 at include/linux/memcontrol.h:384 obj_cgroup_memcg+0x7c/0x84",
+        "WARNING: possible circular locking dependency detected",
+        "BUG: sleeping function called from invalid context at mm/page_alloc.c:4321",
+    ]:
+        run = boot.judge_program([*WORKLOAD, complaint, "reboot: Power down"], 0, checkers=True)
+        assert run.tests[-1].name == "no_kernel_warnings"
+        assert run.tests[-1].status is ktap.Status.FAIL
+        assert complaint in run.tests[-1].log
+    # Without the checkers, a workload boot is judged as before.
+    assert [t.name for t in boot.judge_program(clean, 0).tests] == ["workload", "clean_shutdown"]
 
 
 def test_an_unknown_crash_is_refused_before_anything_is_built(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import config, kunitconfig
+from growstack import config, deps, kunitconfig, targets
 from growstack.kconfig_compat import KconfigSyntax
+from growstack.progress import Status
 
 pytestmark = pytest.mark.kernel
 
@@ -106,6 +107,12 @@ class Make:
 
 @pytest.fixture(scope="session")
 def make(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Make:
+    # make's config targets probe the compiler: install the cross compilers
+    # as growstack does for a build, or a fresh machine fails here.
+    cross = [c for c in CROSS_COMPILE.values() if c]
+    deps.ensure(
+        [targets.cross_package(c) for c in cross], Status(), why="comparing configs with make"
+    )
     return Make(kernel_tree, tmp_path_factory.mktemp("make"))
 
 

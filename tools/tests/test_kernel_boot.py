@@ -2,7 +2,9 @@
 
 One boot kernel serves every test here (kunit/boot/um.config); the workload
 boots it with dynamic stacks on and off, the crash boots provoke an LKDTM
-stack overflow and an empty reserve.
+stack overflow and an empty reserve.  The stress boots use a kernel of their
+own, with lockdep and DEBUG_VM (kunit/boot/um-stress.config), in a short form
+of scripts/stress-kstack.
 """
 
 from __future__ import annotations
@@ -76,3 +78,26 @@ def test_a_stack_that_cannot_grow_is_reported_and_stops_the_kernel(
     ]
     assert all(t.status is ktap.Status.PASS for t in suite.subtests)
     assert outcome.returncode not in (0, None)  # UML aborts on a panic
+
+
+STRESS_SECONDS = 20
+
+
+@pytest.mark.parametrize("stress", sorted(boot.STRESSES))
+def test_stacks_grow_under_memory_pressure_without_a_panic(
+    kernel_context: pipeline.Context, series_tree: Path, stress: str
+) -> None:
+    code, outcome = pipeline.boot_kernel(
+        kernel_context, series_tree, stress=stress, duration=STRESS_SECONDS, timeout=300
+    )
+    failed = [(t.name, t.status, t.reason, t.log[:3]) for t in outcome.run.tests]
+    assert code == Exit.OK, failed
+    assert {t.name for t in outcome.run.tests} == {"stress", "clean_shutdown", "no_kernel_warnings"}
+    figures = outcome.figures
+    assert figures["kstack_fault"] > 0 and figures["batches"] > 0  # stacks really grew
+    if stress != "rt":
+        assert figures["oom_kill"] > 0  # the pressure was real
+    if stress == "storm":
+        # Refills from the page allocator's reserves failed, and were completed.
+        assert figures["kstack_refill_fail"] > 0
+        assert figures["kstack_refill_reclaim"] == figures["kstack_refill_fail"]

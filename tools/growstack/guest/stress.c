@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The init program of `growstack boot --stress`: memory pressure while
+ * many threads go deep into the kernel, so that kernel stacks grow while
+ * memory is tight.  For `duration` seconds it keeps running:
+ *
+ *  - `hogs` processes of `hog_threads` threads each, touching fresh memory
+ *    256 KiB at a time until the OOM killer ends them; each is restarted;
+ *  - a worker process that starts short-lived threads in batches of 40,
+ *    each using a socket pair, a pipe and /proc, and fork+execs itself
+ *    once per batch.  With `rt=1` the threads run SCHED_FIFO above
+ *    kstackd's priority.
+ *
+ * With `memcg=SIZE` all of them run in a memory cgroup whose memory.max is
+ * SIZE; otherwise the pressure is global (boot with a small mem=).  Then
+ * it checks that the kernel still works, reports the kernel's counters as
+ * figures and powers off.  A kernel that panics never gets that far.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "guest.h"
+
+#define CGROUP		"/sys/fs/cgroup/stress"
+#define BATCH		40
+#define HOG_STEP	(256 << 10)
+#define MAX_HOGS	16
+
+static long rt;
+static volatile long *batches;	/* shared with the worker process */
+
+static int memcg_setup(const char *max)
+{
+	char path[128];
+
+	mkdir("/sys/fs/cgroup", 0755);
+	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL) ||
+	    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+	    (mkdir(CGROUP, 0755) && errno != EEXIST))
+		return -1;
+	snprintf(path, sizeof(path), "%s/memory.max", CGROUP);
+	return write_file(path, max);
+}
+
+static void *hog_thread(void *arg)
+{
+	for (;;) {
+		char *p = mmap(NULL, HOG_STEP, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			usleep(1000);
+		else
+			memset(p, 1, HOG_STEP);
+	}
+	return arg;
+}
+
+static void *deep_thread(void *arg)
+{
+	char buf[512] = { 0 };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0) {
+		if (write(sv[0], buf, sizeof(buf)) > 0 && read(sv[1], buf, sizeof(buf)) < 0)
+			buf[0] = 1;
+		close(sv[0]);
+		close(sv[1]);
+	}
+	deepen();
+	return arg;
+}
+
+static void worker(const char *self)
+{
+	pthread_t threads[BATCH];
+	pthread_attr_t attr;
+	int i, started;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	for (;;) {
+		for (i = started = 0; i < BATCH; i++) {
+			if (rt) {
+				struct sched_param sp = { .sched_priority = 60 + i % 30 };
+
+				pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+				pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+				pthread_attr_setschedparam(&attr, &sp);
+			}
+			if (pthread_create(&threads[started], &attr, deep_thread, NULL) == 0)
+				started++;
+		}
+		while (started--)
+			pthread_join(threads[started], NULL);
+		if (fork() == 0) {
+			execl(self, self, "child", (char *)NULL);
+			_exit(127);
+		}
+		while (wait(NULL) > 0)
+			;
+		__atomic_fetch_add(batches, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void hog(long nr_threads)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	long i;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	for (i = 1; i < nr_threads; i++)
+		pthread_create(&thread, &attr, hog_thread, NULL);
+	hog_thread(NULL);
+}
+
+/* A child in the cgroup (if any), running @fn; -1 if fork failed. */
+static pid_t spawn(int memcg, void (*fn)(long), long arg)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (memcg)
+		write_file(CGROUP "/cgroup.procs", "0");
+	fn(arg);
+	_exit(0);
+}
+
+static const char *self_path;
+
+static void run_worker(long unused)
+{
+	worker(self_path);
+}
+
+/* The lowest low_water of the lines of kstack/reserve starting with @what. */
+static long long low_water(const char *what)
+{
+	char line[256];
+	long long min = -1;
+	FILE *f = fopen("/sys/kernel/debug/kstack/reserve", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, "low_water ");
+		long long value;
+
+		if (strncmp(line, what, strlen(what)) || !at ||
+		    sscanf(at + 10, "%lld", &value) != 1)
+			continue;
+		if (min < 0 || value < min)
+			min = value;
+	}
+	fclose(f);
+	return min;
+}
+
+static const char *const counters[] = {
+	"oom_kill", "kstack_fault", "kstack_refill_fail", "kstack_refill_reclaim",
+	"kstack_emergency", "kstack_fork_fail",
+};
+
+static int kernel_works(const char *self)
+{
+	pthread_t threads[200];
+	int i, started = 0, status = -1;
+	pid_t pid;
+
+	for (i = 0; i < 200; i++)
+		started += pthread_create(&threads[started], NULL, deep_thread, NULL) == 0;
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pid = fork();
+	if (pid == 0) {
+		execl(self, self, "child", (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return started == 200 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int main(int argc, char **argv)
+{
+	long duration = env_long("duration", 60), nr_hogs = env_long("hogs", 2);
+	long hog_threads = env_long("hog_threads", 16);
+	const char *memcg = getenv("memcg");
+	long long before[sizeof(counters) / sizeof(counters[0])];
+	pid_t hogs[MAX_HOGS], work;
+	long long end, restarts = 0;
+	unsigned int i;
+	int status, err;
+
+	if (argc > 1 && !strcmp(argv[1], "child"))
+		return 0;
+	self_path = argv[0][0] == '/' ? argv[0] : "/stress";
+	rt = env_long("rt", 0);
+	if (nr_hogs > MAX_HOGS)
+		nr_hogs = MAX_HOGS;
+	batches = mmap(NULL, sizeof(*batches), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..4\n");
+	fflush(stdout);
+	result(mount_all() == 0, "mount", NULL);
+	err = memcg ? memcg_setup(memcg) : 0;
+	result(!err, "memcg", err ? "memory cgroup with memory.max=%s: %s" : NULL, memcg,
+	       strerror(errno));
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		before[i] = vmstat(counters[i]);
+
+	end = now_ns() + duration * 1000000000LL;
+	for (i = 0; i < nr_hogs; i++)
+		hogs[i] = spawn(!!memcg, hog, hog_threads);
+	work = spawn(!!memcg, run_worker, 0);
+	while (now_ns() < end) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid <= 0) {
+			usleep(100000);
+			continue;
+		}
+		restarts++;
+		if (pid == work)
+			work = spawn(!!memcg, run_worker, 0);
+		for (i = 0; i < nr_hogs; i++)
+			if (pid == hogs[i])
+				hogs[i] = spawn(!!memcg, hog, hog_threads);
+	}
+	for (i = 0; i < nr_hogs; i++)
+		if (hogs[i] > 0)
+			kill(hogs[i], SIGKILL);
+	if (work > 0)
+		kill(work, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+
+	result(1, "survived", NULL);
+	figure("duration_s", duration);
+	figure("batches", *batches);
+	figure("restarts", restarts);
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		figure(counters[i], vmstat(counters[i]) - before[i]);
+	figure("reserve_low_water", low_water("cpu "));
+	figure("emergency_low_water", low_water("emergency "));
+	show_file("/sys/kernel/debug/kstack/reserve");
+	result(kernel_works(self_path), "kernel_works",
+	       "200 threads and a fork+exec after the load");
+	printf("%s 1 stress\n", failures ? "not ok" : "ok");
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 1;
+}
