@@ -92,7 +92,8 @@ STRESS_CONFIG = "boot/{arch}-stress.config"  # added to the boot config
 STRESSES = {
     "memcg": Stress(("memcg=96M",), (), "1G"),
     "pressure": Stress((), (), "160M"),
-    "storm": Stress((), ("fail_kstack_refill=1,90,0,-1",), "160M"),
+    # Armed by the program once the pools are full: at boot it would turn the feature off.
+    "storm": Stress(("fail_refill=90",), (), "160M"),
     "rt": Stress(("memcg=96M", "rt=1"), ("threadirqs",), "1G"),
 }
 # What the kernel's checkers (lockdep, DEBUG_VM, might_sleep) and a panic print.

@@ -48,7 +48,7 @@ def test_a_stress_load_gets_its_memory_injection_and_duration(tmp_path: Path) ->
     req = request(tmp_path, stress="storm", duration=20, program="stress")
     argv = boot.command(req)
     assert "mem=160M" in argv and "mem=1G" not in argv
-    assert argv[-2:] == ["fail_kstack_refill=1,90,0,-1", "duration=20"]
+    assert argv[-2:] == ["fail_refill=90", "duration=20"]
     rt = boot.command(request(tmp_path, stress="rt", program="stress"))
     assert {"threadirqs", "memcg=96M", "rt=1", "duration=60"} <= set(rt)
 

@@ -12,7 +12,9 @@
  *    kstackd's priority.
  *
  * With `memcg=SIZE` all of them run in a memory cgroup whose memory.max is
- * SIZE; otherwise the pressure is global (boot with a small mem=).  Then
+ * SIZE; otherwise the pressure is global (boot with a small mem=).  With
+ * `fail_refill=P`, P % of the refills from the page allocator's reserves
+ * fail (fail_kstack_refill), from the start of the load on.  Then
  * it checks that the kernel still works, reports the kernel's counters as
  * figures and powers off.  A kernel that panics never gets that far.
  */
@@ -47,6 +49,22 @@ static int memcg_setup(const char *max)
 		return -1;
 	snprintf(path, sizeof(path), "%s/memory.max", CGROUP);
 	return write_file(path, max);
+}
+
+/* Make @percent % of refill allocations fail, from now on. */
+static int fail_refills(const char *percent)
+{
+	const char *dir = "/sys/kernel/debug/fail_kstack_refill";
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/interval", dir);
+	if (write_file(path, "1"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/times", dir);
+	if (write_file(path, "-1"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/probability", dir);
+	return write_file(path, percent);
 }
 
 static void *hog_thread(void *arg)
@@ -195,7 +213,7 @@ int main(int argc, char **argv)
 {
 	long duration = env_long("duration", 60), nr_hogs = env_long("hogs", 2);
 	long hog_threads = env_long("hog_threads", 16);
-	const char *memcg = getenv("memcg");
+	const char *memcg = getenv("memcg"), *fail = getenv("fail_refill");
 	long long before[sizeof(counters) / sizeof(counters[0])];
 	pid_t hogs[MAX_HOGS], work;
 	long long end, restarts = 0;
@@ -210,7 +228,7 @@ int main(int argc, char **argv)
 		nr_hogs = MAX_HOGS;
 	batches = mmap(NULL, sizeof(*batches), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..4\n");
+	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..5\n");
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
 	err = memcg ? memcg_setup(memcg) : 0;
@@ -218,6 +236,9 @@ int main(int argc, char **argv)
 	       strerror(errno));
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		before[i] = vmstat(counters[i]);
+	err = fail ? fail_refills(fail) : 0;
+	result(!err, "fail_refill", err ? "arming fail_kstack_refill at %s %%: %s" : NULL, fail,
+	       strerror(errno));
 
 	end = now_ns() + duration * 1000000000LL;
 	for (i = 0; i < nr_hogs; i++)
