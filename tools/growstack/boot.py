@@ -88,7 +88,7 @@ class Stress:
     mem: str
 
 
-STRESS_CONFIG = "boot/{arch}-stress.config"  # added to the boot config
+STRESS_CONFIG = "boot/stress.config"  # added to the boot config of any arch
 STRESSES = {
     "memcg": Stress(("memcg=96M",), (), "1G"),
     "pressure": Stress((), (), "160M"),

@@ -3,7 +3,7 @@
 One boot kernel serves every test here (kunit/boot/um.config); the workload
 boots it with dynamic stacks on and off, the crash boots provoke an LKDTM
 stack overflow and an empty reserve.  The stress boots use a kernel of their
-own, with lockdep and DEBUG_VM (kunit/boot/um-stress.config), in a short form
+own, with lockdep and DEBUG_VM (kunit/boot/stress.config), in a short form
 of scripts/stress-kstack.
 """
 
