@@ -1,13 +1,15 @@
 """Boot a kernel to a program of ours and judge what it printed.
 
-The program is static C from guest/, run as init from a hostfs root that
-growstack makes in the workdir, so UML needs no disk image. It reports in
-KTAP, which is parsed like KUnit's, and powers the machine off. growstack
-adds one verdict of its own: the machine shut down cleanly, in time.
+The program is static C from guest/, run as init: on UML from a hostfs root
+that growstack makes in the workdir, so UML needs no disk image; on x86_64
+under QEMU from an initramfs holding the same files. It reports in KTAP,
+which is parsed like KUnit's, and powers the machine off. growstack adds
+one verdict of its own: the machine shut down cleanly, in time.
 
 A crash boot turns that around: the program provokes a crash with LKDTM, and
 the verdicts are that the console showed the expected report, in order, and
-that the kernel stopped instead of hanging or carrying on.
+that the kernel stopped instead of hanging or carrying on. Each arch reports
+a crash in its own words, so the expected lines are per arch (`Machine`).
 
 Figures the program prints as "# growstack: NAME=VALUE" are collected for
 scripts/bench-kstack.
@@ -20,10 +22,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, config, deps, ktap, selftests
+from . import build, config, deps, initramfs, ktap, selftests
 from .errors import UsageError
 from .progress import Status
 
@@ -38,43 +41,74 @@ _FP_REGS_FAILED = "ptrace set fp regs failed"
 
 @dataclass(frozen=True)
 class Crash:
-    """A crash to provoke, and the console lines (regexes, in order) that must follow."""
+    """A crash to provoke: the LKDTM type, and what the program sets up first."""
 
     lkdtm: str
-    env: tuple[str, ...]
-    expect: tuple[tuple[str, str], ...]  # (verdict name, regex)
+    env: tuple[str, ...] = ()
 
 
 CRASHES = {
-    "overflow": Crash(
-        "EXHAUST_STACK",
-        (),
-        (
-            ("names_the_task", r"kstack: overflow of the kernel stack of crash\[1\] on CPU \d+"),
-            (
-                "names_the_stack",
-                r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
-                r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+",
-            ),
-            ("kernel_stops", r"Kernel panic - not syncing"),
-        ),
+    "overflow": Crash("EXHAUST_STACK"),
+    "empty-reserve": Crash("EXHAUST_STACK", ("fail_fault=1",)),
+    "guard-leading": Crash("STACK_GUARD_PAGE_LEADING"),  # a read of the page below the stack
+    "guard-trailing": Crash("STACK_GUARD_PAGE_TRAILING"),  # a read of the page above it
+}
+
+# The console lines (verdict name, regex), in order, that a crash must print.
+Expectation = tuple[tuple[str, str], ...]
+# mm/kstack.c's kstack_report_fault(): what happened, naming the task, then the stack.
+_STACK = (
+    "names_the_stack",
+    r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
+    r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+",
+)
+_OVERFLOW = (
+    ("names_the_task", r"kstack: overflow of the kernel stack of crash\[1\] on CPU \d+"),
+    _STACK,
+)
+_EMPTY_RESERVE = (
+    (
+        "names_the_task",
+        r"kstack: cannot grow the kernel stack of crash\[1\]: the reserve of "
+        r"CPU \d+ holds 0 pages, \d+ needed \(injected by fail_kstack_fault\)",
     ),
-    "empty-reserve": Crash(
-        "EXHAUST_STACK",
-        ("fail_fault=1",),
-        (
-            (
-                "names_the_task",
-                r"kstack: cannot grow the kernel stack of crash\[1\]: the reserve of "
-                r"CPU \d+ holds 0 pages, \d+ needed \(injected by fail_kstack_fault\)",
-            ),
-            (
-                "names_the_stack",
-                r"kstack:  stack \[0x[0-9a-f]+-0x[0-9a-f]+\), mapped from "
-                r"0x[0-9a-f]+; fault at 0x[0-9a-f]+, sp 0x[0-9a-f]+",
-            ),
-            ("kernel_stops", r"Kernel panic - not syncing: Kernel stack of crash\[1\] cannot grow"),
-        ),
+    _STACK,
+)
+# Which panic follows depends on the context the fault was taken in.
+_PANIC = ("kernel_stops", r"Kernel panic - not syncing")
+
+UML_CRASHES: dict[str, Expectation] = {
+    "overflow": (*_OVERFLOW, _PANIC),
+    "empty-reserve": (
+        *_EMPTY_RESERVE,
+        ("kernel_stops", r"Kernel panic - not syncing: Kernel stack of crash\[1\] cannot grow"),
+    ),
+    # UML's fault path calls kstack_report_bad_fault(): below the stack is an overflow.
+    "guard-leading": (*_OVERFLOW, _PANIC),
+    # Above the stack is no stack's: only UML's show_regs() names the task.
+    "guard-trailing": (("names_the_task", r"Pid: 1, comm: crash "), _PANIC),
+}
+
+# x86_64 dies in die(): the oops names the task in show_regs()'s first line.
+_X86_TASK = ("names_the_task", r"CPU: \d+ UID: \d+ PID: 1 Comm: crash ")
+# handle_stack_overflow(), for a fault in the page below current's stack. An
+# overflow ends there too: mm/kstack.c resolves only faults within the stack,
+# and the #PF entry's copy of the frame below it faults into the guard page.
+_X86_GUARD = (
+    ("hits_the_guard_page", r"BUG: TASK stack guard page was hit at \S+ \(stack is \S+\.\.\S+\)"),
+    _X86_TASK,
+    _PANIC,
+)
+X86_64_CRASHES: dict[str, Expectation] = {
+    "overflow": _X86_GUARD,
+    # die() in NMI context: "Fatal exception in interrupt".
+    "empty-reserve": (*_EMPTY_RESERVE, _PANIC),
+    "guard-leading": _X86_GUARD,
+    # x86 names a guard page only below a stack: above it is an ordinary oops.
+    "guard-trailing": (
+        ("faults_above_the_stack", r"BUG: unable to handle page fault for address: [0-9a-f]+"),
+        _X86_TASK,
+        _PANIC,
     ),
 }
 
@@ -88,7 +122,8 @@ class Stress:
     mem: str
 
 
-STRESS_CONFIG = "boot/{arch}-stress.config"  # added to the boot config
+STRESS_CONFIG = "boot/stress.config"  # added to the boot config of any arch
+MODULES_CONFIG = "boot/modules.config"  # for --bench, on an arch whose boot config has none
 STRESSES = {
     "memcg": Stress(("memcg=96M",), (), "1G"),
     "pressure": Stress((), (), "160M"),
@@ -106,8 +141,9 @@ _KERNEL_COMPLAINT = re.compile(
 class Request:
     tree: Path
     build_dir: Path
-    root: Path  # the hostfs root the program runs in
+    root: Path  # the hostfs root the program runs in; the initramfs's files
     config_fragment: Path
+    arch: str = "um"
     program: str = "workload"
     env: list[str] = field(default_factory=list)  # NAME=VALUE for the program
     kernel_args: list[str] = field(default_factory=list)
@@ -131,10 +167,123 @@ class Outcome:
     seconds: dict[str, float]
 
 
+@dataclass(frozen=True)
+class Machine:
+    """What differs between the arches growstack boots, as data."""
+
+    arch: str
+    image: str  # the kernel, in the build directory
+    argv: Callable[[Request, str, list[str]], list[str]]  # (request, mem, kernel args)
+    crashes: dict[str, Expectation]
+    packages: tuple[str, ...] = ()  # Debian packages that boot it
+    initramfs: bool = False  # the programs come in an initramfs, not from a hostfs root
+    modules: bool = True  # its boot config builds modules (the benchmark module needs them)
+    host_warnings: tuple[tuple[str, str], ...] = ()  # (console text, what it means)
+
+
+def kernel_image(request: Request) -> Path:
+    return request.build_dir / MACHINES[request.arch].image
+
+
+def _uml_argv(request: Request, mem: str, args: list[str]) -> list[str]:
+    return [
+        str(kernel_image(request)),
+        f"mem={mem}",
+        "console=tty",
+        "rootfstype=hostfs",
+        f"rootflags={request.root}",
+        "rw",
+        f"init=/{request.program}",
+        *args,
+    ]
+
+
+QEMU_CPUS = 4  # per-CPU reserves and kstackd are only exercised with several CPUs
+
+
+def _qemu_argv(request: Request, mem: str, args: list[str]) -> list[str]:
+    # rdinit=: with init= the kernel looks for /init in the initramfs and, not
+    # finding it, mounts a root device. panic=-1 and -no-reboot: a panic ends QEMU.
+    line = ["console=ttyS0", "panic=-1", f"rdinit=/{request.program}", *args]
+    return [
+        "qemu-system-x86_64",
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-bios",
+        "qboot.rom",
+        "-smp",
+        str(QEMU_CPUS),
+        "-m",
+        mem,
+        # TCG, not KVM: /dev/kvm is missing or unusable on the machines this
+        # runs on. thread=multi runs the guest CPUs on host threads, in parallel.
+        "-accel",
+        "tcg,thread=multi",
+        "-serial",
+        "stdio",
+        "-kernel",
+        str(kernel_image(request)),
+        "-initrd",
+        str(initramfs_path(request)),
+        "-append",
+        " ".join(line),
+    ]
+
+
+MACHINES = {
+    "um": Machine(
+        "um",
+        "linux",
+        _uml_argv,
+        UML_CRASHES,
+        host_warnings=(
+            (
+                _FP_REGS_FAILED,
+                "UML could not load a process's FP registers: the host's "
+                "XSAVE area is larger than UML 6.12's; boot a tree with "
+                "patches/local/ applied (`growstack apply` without --no-local)",
+            ),
+        ),
+    ),
+    "x86_64": Machine(
+        "x86_64",
+        "arch/x86/boot/bzImage",
+        _qemu_argv,
+        X86_64_CRASHES,
+        packages=("qemu-system-x86",),
+        initramfs=True,
+        modules=False,
+    ),
+}
+
+
+def machine(arch: str) -> Machine:
+    if arch not in MACHINES:
+        raise UsageError(
+            f"growstack boot cannot boot arch {arch!r}", f"pass --arch {' or '.join(MACHINES)}"
+        )
+    return MACHINES[arch]
+
+
+def kernel_configs(project_kunit: Path, arch: str, *, stress: bool, bench: bool) -> list[Path]:
+    """The config fragments of the kernel to boot: the arch's, and those a load adds."""
+    extra = [STRESS_CONFIG] if stress else []
+    if bench and not machine(arch).modules:
+        extra.append(MODULES_CONFIG)
+    return [boot_config(project_kunit, arch), *(project_kunit / name for name in extra)]
+
+
+def build_dir_name(configs: list[Path], arch: str) -> str:
+    """boot-ARCH, and -stress, -modules for each fragment added: each kernel its own."""
+    return "-".join(["boot", arch, *(path.stem for path in configs[1:])])
+
+
 def boot_config(project_kunit: Path, arch: str, pattern: str = BOOT_CONFIG) -> Path:
     path = project_kunit / pattern.format(arch=arch)
     if not path.is_file():
-        known = sorted(p.stem for p in (project_kunit / "boot").glob("*.config"))
+        configs = (project_kunit / "boot").glob("*.config")
+        known = sorted(p.stem for p in configs if p.stem in MACHINES)
         raise UsageError(
             f"growstack boot has no kernel config for arch {arch!r}",
             f"boot one of: {', '.join(known) or 'none'}",
@@ -144,15 +293,16 @@ def boot_config(project_kunit: Path, arch: str, pattern: str = BOOT_CONFIG) -> P
 
 def prepare_kernel(request: Request, status: Status) -> None:
     """Configure with kconfiglib and build, unless the kernel is up to date."""
-    deps.ensure(list(deps.BUILD_PACKAGES), status, why="building the UML kernel to boot")
+    arch = request.arch
+    deps.ensure(list(deps.BUILD_PACKAGES), status, why=f"building the {arch} kernel to boot")
     request.build_dir.mkdir(parents=True, exist_ok=True)
-    status.update("configuring um with kconfiglib", topic="config")
+    status.update(f"configuring {arch} with kconfiglib", topic="config")
     config.configure(
-        request.tree, request.build_dir, "um", [request.config_fragment, *request.extra_fragments]
+        request.tree, request.build_dir, arch, [request.config_fragment, *request.extra_fragments]
     )
     status.clear()
     build.make(
-        request.tree, request.build_dir, "um", status, request.build_dir / "growstack-build.log"
+        request.tree, request.build_dir, arch, status, request.build_dir / "growstack-build.log"
     )
     if request.bench_module:
         _build_module(request, status)
@@ -171,7 +321,7 @@ def _build_module(request: Request, status: Status) -> None:
     build.make(
         request.tree,
         request.build_dir,
-        "um",
+        request.arch,
         status,
         request.build_dir / "growstack-module.log",
         extra=(f"M={workdir}",),
@@ -179,17 +329,20 @@ def _build_module(request: Request, status: Status) -> None:
     )
 
 
-def _install_module(request: Request) -> None:
+def _install_module(request: Request) -> Path:
     module = _module_dir(request) / f"{BENCH_MODULE}.ko"
     if not module.is_file():
         raise UsageError(f"no benchmark module in {module.parent}", "boot once with a build")
     shutil.copy2(module, request.root / module.name)
+    return request.root / module.name
 
 
-def prepare_root(request: Request, status: Status) -> None:
-    """The hostfs root: a few empty mount points and the program, statically linked.
+def prepare_root(request: Request, status: Status) -> dict[str, Path]:
+    """The root: a few empty mount points and the program, statically linked.
 
-    The selftests program also gets the tree's selftests, in /kselftests.
+    UML boots it as a hostfs root; QEMU gets an initramfs of the files this
+    returns (path in the root -> file). The selftests program also gets the
+    tree's selftests, in /kselftests.
     """
     for sub in ("proc", "sys", "tmp", "dev"):
         (request.root / sub).mkdir(parents=True, exist_ok=True)
@@ -200,10 +353,17 @@ def prepare_root(request: Request, status: Status) -> None:
     gcc = deps.require_command(
         "gcc", "build-essential", status, why="compiling the program the kernel boots to"
     )
+    programs = [request.program]
     if request.program == selftests.INIT:
-        selftests.install(request.tree, request.root, gcc)
+        names = selftests.install(request.tree, request.root, gcc)
+        programs += [f"{selftests.TESTS}/{name}" for name in names]
     else:
         selftests.compile_static(gcc, source, request.root / request.program)
+    return {name: request.root / name for name in programs}
+
+
+def initramfs_path(request: Request) -> Path:
+    return request.build_dir / f"growstack-boot-{run_name(request)}.cpio"
 
 
 def command(request: Request) -> list[str]:
@@ -216,58 +376,58 @@ def command(request: Request) -> list[str]:
         env += [*stress.env, f"duration={request.duration}"]
         args += stress.kernel_args
         mem = stress.mem
-    return [
-        str(request.build_dir / "linux"),
-        f"mem={mem}",
-        "console=tty",
-        "rootfstype=hostfs",
-        f"rootflags={request.root}",
-        "rw",
-        f"init=/{request.program}",
-        *args,
-        *env,
-    ]
+    return MACHINES[request.arch].argv(request, mem, [*args, *env])
 
 
 def boot(request: Request, status: Status) -> Outcome:
     """Build what is missing, boot, and turn the console into a judged run."""
-    if request.crash and request.crash not in CRASHES:
-        raise UsageError(f"unknown crash {request.crash!r}", f"pick one of {', '.join(CRASHES)}")
+    target = machine(request.arch)
+    if request.crash and request.crash not in target.crashes:
+        raise UsageError(
+            f"unknown crash {request.crash!r} on {request.arch}",
+            f"pick one of {', '.join(target.crashes)}",
+        )
     if request.stress and request.stress not in STRESSES:
         raise UsageError(f"unknown stress {request.stress!r}", f"pick one of {', '.join(STRESSES)}")
     if request.crash:
         request.program = "crash"
     if request.stress:
         request.program = "stress"
+    # Before the build: a machine that cannot boot the kernel should not wait for it.
+    deps.ensure(list(target.packages), status, why=f"booting the {request.arch} kernel")
     marks = {"build": time.monotonic()}
-    prepare_root(request, status)
+    files = prepare_root(request, status)
     if request.build:
         prepare_kernel(request, status)
-    elif not (request.build_dir / "linux").is_file():
+    elif not kernel_image(request).is_file():
         raise UsageError(f"no kernel in {request.build_dir} to boot", "boot once with a build")
     if request.bench_module:
-        _install_module(request)
+        module = _install_module(request)
+        files[module.name] = module
+    if target.initramfs:
+        initramfs.write(initramfs_path(request), files)
     marks["boot"] = time.monotonic()
     argv = command(request)
     log_path = request.build_dir / f"growstack-boot-{run_name(request)}.log"
-    lines, returncode = _console(argv, request.timeout, log_path, status)
+    what = f"booting {request.arch} to {request.program}"
+    lines, returncode = _console(argv, request.timeout, log_path, status, what)
     marks["end"] = time.monotonic()
     figures = {m.group(1): int(m.group(2)) for m in map(_FIGURE.search, lines) if m}
     if request.crash:
-        run = judge_crash(lines, returncode, request.crash)
+        run = judge_crash(lines, returncode, request.crash, request.arch)
     else:
-        run = judge_program(lines, returncode, checkers=bool(request.stress))
+        run = judge_program(lines, returncode, checkers=bool(request.stress), arch=request.arch)
     seconds = {"build": marks["boot"] - marks["build"], "boot": marks["end"] - marks["boot"]}
     return Outcome(run, log_path, argv, returncode, figures, seconds)
 
 
 def _console(
-    argv: list[str], timeout: int, log_path: Path, status: Status
+    argv: list[str], timeout: int, log_path: Path, status: Status, what: str
 ) -> tuple[list[str], int | None]:
     """Run the kernel with a deadline; its console lines and exit status (None: killed)."""
     lines: list[str] = []
     killed = threading.Event()
-    status.update(f"booting {Path(argv[0]).name} to {argv[6]}", topic="boot")
+    status.update(what, topic="boot")
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
         proc = subprocess.Popen(
@@ -291,7 +451,7 @@ def _console(
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.write(line)
-                lines.append(line.rstrip("\n"))
+                lines.append(line.rstrip("\r\n"))  # a serial console ends lines in CR LF
             proc.wait()
         finally:
             timer.cancel()
@@ -315,11 +475,14 @@ def run_name(request: Request) -> str:
     return request.program
 
 
-def judge_program(lines: list[str], returncode: int | None, checkers: bool = False) -> ktap.Run:
+def judge_program(
+    lines: list[str], returncode: int | None, checkers: bool = False, arch: str = "um"
+) -> ktap.Run:
     """The program's own KTAP, plus whether the machine then shut down cleanly.
 
     With `checkers`, also that no lockdep, DEBUG_VM or might_sleep report, and
-    no panic, came on the console.
+    no panic, came on the console. What the console says about the host is
+    named apart, as a host warning.
     """
     run = ktap.parse(lines, timed_out=returncode is None)
     if returncode is None:
@@ -347,20 +510,17 @@ def judge_program(lines: list[str], returncode: int | None, checkers: bool = Fal
                 complaints[:20],
             )
         )
-    if any(_FP_REGS_FAILED in line for line in lines):
-        run.host_warnings.append(
-            "UML could not load a process's FP registers: the host's "
-            "XSAVE area is larger than UML 6.12's; boot a tree with "
-            "patches/local/ applied (`growstack apply` without --no-local)"
-        )
+    for text, meaning in MACHINES[arch].host_warnings:
+        if any(text in line for line in lines):
+            run.host_warnings.append(meaning)
     return run
 
 
-def judge_crash(lines: list[str], returncode: int | None, crash: str) -> ktap.Run:
+def judge_crash(lines: list[str], returncode: int | None, crash: str, arch: str = "um") -> ktap.Run:
     """Whether the expected report came, in order, and the kernel stopped by itself."""
     tests = []
     position = 0
-    for name, pattern in CRASHES[crash].expect:
+    for name, pattern in MACHINES[arch].crashes[crash]:
         regex = re.compile(pattern)
         found = next((i for i in range(position, len(lines)) if regex.search(lines[i])), None)
         tests.append(

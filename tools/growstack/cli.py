@@ -80,10 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "boot",
-        help="boot UML to a thread-heavy workload, or provoke a crash, and judge what happened",
+        help="boot UML or x86_64 (QEMU) to a thread-heavy workload, or provoke a crash, "
+        "and judge what happened",
     )
     _tree_arg(p)
-    p.add_argument("--arch", default="um", help="um (the only one for now)")
+    p.add_argument(
+        "--arch", default="um", help="um (default), or x86_64 under QEMU with 4 CPUs (TCG)"
+    )
     p.add_argument("--build-dir", type=Path, help="build output (default: in the workdir)")
     p.add_argument("--threads", type=int, default=2000, help="threads the workload starts")
     p.add_argument("--forks", type=int, default=200, help="fork+exit pairs the workload times")
@@ -97,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "--crash",
         choices=sorted(boot.CRASHES),
         help="provoke a crash instead: a stack overflow (LKDTM EXHAUST_STACK), "
-        "or a stack fault that finds the reserve empty (fault injection)",
+        "a stack fault that finds the reserve empty (fault injection), or a read "
+        "of the page below or above the stack (LKDTM STACK_GUARD_PAGE_*)",
     )
     what.add_argument(
         "--selftests",
@@ -120,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="a kernel command line argument (repeatable)",
     )
-    p.add_argument("--mem", default="1G", help="UML's memory (default 1G)")
+    p.add_argument("--mem", default="1G", help="the machine's memory (default 1G)")
     p.add_argument("--timeout", type=int, default=300, help="seconds the kernel may run")
     _output_args(p)
 

@@ -205,26 +205,26 @@ def boot_kernel(
     kcidb_path: Path | None = None,
     build: bool = True,
 ) -> tuple[Exit, boot.Outcome]:
-    """Boot UML to the workload, the tree's selftests, a provoked `crash` or a
-    `stress` load; report it."""
-    if arch != "um":
-        raise UsageError(f"growstack boot boots UML only, not {arch!r}", "use --arch um")
-    # The stress kernel has the lock and VM checkers on: a build directory of its own.
-    build_dir = explicit_build_dir or ctx.workspace / "build" / path.name / (
-        "boot-um-stress" if stress else "boot-um"
+    """Boot UML or x86_64 (QEMU) to the workload, the tree's selftests, a
+    provoked `crash` or a `stress` load; report it."""
+    boot.machine(arch)  # an arch it cannot boot is refused before anything is built
+    # Each set of fragments (the stress checkers, modules) gets a build directory of its own.
+    configs = boot.kernel_configs(ctx.project.kunit, arch, stress=bool(stress), bench=bench)
+    build_dir = explicit_build_dir or (
+        ctx.workspace / "build" / path.name / boot.build_dir_name(configs, arch)
     )
-    extra = [boot.boot_config(ctx.project.kunit, arch, boot.STRESS_CONFIG)] if stress else []
     request = boot.Request(
         tree=path,
         build_dir=build_dir.resolve(),
         root=(ctx.workspace / "boot-root" / path.name).resolve(),
-        config_fragment=boot.boot_config(ctx.project.kunit, arch),
+        config_fragment=configs[0],
+        arch=arch,
         env=[f"threads={threads}", f"forks={forks}", *(["bench=1"] if bench else [])],
         kernel_args=list(kernel_args or []),
         crash=crash,
         stress=stress,
         duration=duration,
-        extra_fragments=extra,
+        extra_fragments=configs[1:],
         bench_module=bench,
         mem=mem,
         timeout=timeout,

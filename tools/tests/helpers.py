@@ -91,3 +91,20 @@ def fake_kunit_tree(root: Path) -> Path:
         "    kernel_command_line='console=ttyS0', extra_qemu_params=[])\n"
     )
     return root
+
+
+def read_newc(data: bytes) -> dict[str, tuple[int, int, int, bytes]]:
+    """name -> (mode, rdev major, rdev minor, contents) of a newc cpio archive."""
+    entries: dict[str, tuple[int, int, int, bytes]] = {}
+    offset = 0
+    while True:
+        assert data[offset : offset + 6] == b"070701"
+        fields = [int(data[offset + 6 + 8 * i : offset + 14 + 8 * i], 16) for i in range(13)]
+        size, namesize = fields[6], fields[11]
+        name_at = offset + 110
+        name = data[name_at : name_at + namesize - 1].decode()
+        body = name_at + namesize + (-(110 + namesize) % 4)
+        if name == "TRAILER!!!":
+            return entries
+        entries[name] = (fields[1], fields[9], fields[10], data[body : body + size])
+        offset = body + size + (-size % 4)

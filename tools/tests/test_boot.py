@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from growstack import boot, ktap
+from growstack import boot, ktap, kunitconfig
 from growstack.errors import UsageError
 from growstack.progress import Status
+
+from helpers import read_newc
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def request(tmp_path: Path, **changes: Any) -> boot.Request:
@@ -106,8 +111,13 @@ def test_a_stress_boot_fails_on_any_lockdep_or_vm_complaint() -> None:
 
 
 def test_an_unknown_crash_is_refused_before_anything_is_built(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="unknown crash 'boom'; pick one of overflow"):
+    with pytest.raises(UsageError, match="unknown crash 'boom' on um; pick one of overflow"):
         boot.boot(request(tmp_path, crash="boom"), Status(tty=False))
+
+
+def test_an_arch_it_cannot_boot_is_refused_with_those_it_can() -> None:
+    with pytest.raises(UsageError, match="cannot boot arch 'vax'; pass --arch um or x86_64"):
+        boot.machine("vax")
 
 
 def test_no_boot_config_for_an_arch_names_those_there_are(tmp_path: Path) -> None:
@@ -198,12 +208,258 @@ def test_a_kernel_that_survives_or_hangs_fails() -> None:
     assert verdicts(hung)["does_not_continue"] is ktap.Status.FAIL and hung.timed_out
 
 
-def test_booting_without_a_build_needs_a_built_kernel(tmp_path: Path) -> None:
+@pytest.mark.parametrize("arch", ["um", "x86_64"])
+def test_booting_without_a_build_needs_a_built_kernel(tmp_path: Path, arch: str) -> None:
     from growstack import pipeline
     from growstack.project import Project
 
-    ctx = pipeline.Context(
-        Project(Path(__file__).resolve().parents[2]), tmp_path, Status(tty=False)
-    )
-    with pytest.raises(UsageError, match=r"no kernel in .*boot-um to boot; boot once with a build"):
-        pipeline.boot_kernel(ctx, tmp_path / "linux", build=False)
+    ctx = pipeline.Context(Project(REPO), tmp_path, Status(tty=False))
+    with pytest.raises(
+        UsageError, match=rf"no kernel in .*/boot-{arch} to boot; boot once with a build"
+    ):
+        pipeline.boot_kernel(ctx, tmp_path / "linux", arch, build=False)
+
+
+# --- x86_64 under QEMU -------------------------------------------------------
+
+
+def test_x86_64_boots_the_program_from_an_initramfs_under_qemu(tmp_path: Path) -> None:
+    req = request(tmp_path, arch="x86_64", env=["threads=10"], kernel_args=["dynamic_stack=off"])
+    assert boot.command(req) == [
+        "qemu-system-x86_64",
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-bios",
+        "qboot.rom",
+        "-smp",
+        "4",
+        "-m",
+        "1G",
+        "-accel",
+        "tcg,thread=multi",
+        "-serial",
+        "stdio",
+        "-kernel",
+        str(tmp_path / "build/arch/x86/boot/bzImage"),
+        "-initrd",
+        str(tmp_path / "build/growstack-boot-workload.cpio"),
+        "-append",
+        "console=ttyS0 panic=-1 rdinit=/workload dynamic_stack=off threads=10",
+    ]
+
+
+def test_x86_64_crashes_and_loads_reach_the_program_and_the_memory_size(tmp_path: Path) -> None:
+    crash = boot.command(request(tmp_path, arch="x86_64", crash="guard-leading", program="crash"))
+    assert crash[-1] == "console=ttyS0 panic=-1 rdinit=/crash crash=STACK_GUARD_PAGE_LEADING"
+    assert crash[crash.index("-initrd") + 1].endswith("/growstack-boot-crash-guard-leading.cpio")
+    stress = boot.command(request(tmp_path, arch="x86_64", stress="storm", program="stress"))
+    assert stress[stress.index("-m") + 1] == "160M"
+    assert stress[-1] == "console=ttyS0 panic=-1 rdinit=/stress fail_refill=90 duration=60"
+
+
+def fake_console(lines: list[str], returncode: int, seen: list[list[str]]) -> Any:
+    def console(argv: list[str], *_: Any) -> tuple[list[str], int]:
+        seen.append(argv)
+        return lines, returncode
+
+    return console
+
+
+def test_an_x86_64_boot_packs_its_program_and_module_into_the_initramfs_it_boots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(boot, "_console", fake_console([*WORKLOAD, "reboot: Power down"], 0, seen))
+    monkeypatch.setattr(boot.deps, "ensure", lambda *_, **__: None)
+    kernel = tmp_path / "build/arch/x86/boot/bzImage"
+    kernel.parent.mkdir(parents=True)
+    kernel.write_bytes(b"bzImage")
+    module = tmp_path / "build/growstack-module/kstack_bench.ko"
+    module.parent.mkdir(parents=True)
+    module.write_bytes(b"\x7fELF-module")
+    req = request(tmp_path, arch="x86_64", build=False, bench_module=True)
+    outcome = boot.boot(req, Status(tty=False))
+    assert outcome.run.status is ktap.Status.PASS
+    archive = tmp_path / "build/growstack-boot-workload.cpio"
+    assert seen[0][seen[0].index("-initrd") + 1] == str(archive)
+    entries = read_newc(archive.read_bytes())
+    files = {name for name, (mode, *_) in entries.items() if stat.S_ISREG(mode)}
+    assert files == {"workload", "kstack_bench.ko"}  # nothing else of the root
+    assert entries["workload"][3] == (tmp_path / "root/workload").read_bytes()
+    assert entries["workload"][0] & 0o111
+    assert stat.S_ISCHR(entries["dev/console"][0])
+    assert {"proc", "sys", "tmp", "dev"} <= set(entries)
+
+
+def test_an_x86_64_boot_without_a_build_needs_a_built_bzimage(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"no kernel in .*build to boot; boot once with a build"):
+        boot.boot(request(tmp_path, arch="x86_64", build=False), Status(tty=False))
+
+
+def test_the_uml_host_warning_is_uml_only() -> None:
+    lines = ["userspace - ptrace set fp regs failed, errno = 14", "Kernel panic - not syncing: x"]
+    assert boot.judge_program(lines, 0, arch="um").host_warnings
+    assert not boot.judge_program(lines, 0, arch="x86_64").host_warnings
+
+
+def configs(arch: str, **load: bool) -> str:
+    return boot.build_dir_name(boot.kernel_configs(REPO / "kunit", arch, **load), arch)
+
+
+def test_each_boot_kernel_has_a_build_directory_of_its_own() -> None:
+    assert configs("um", stress=False, bench=False) == "boot-um"
+    assert configs("um", stress=False, bench=True) == "boot-um"  # um.config has modules
+    assert configs("um", stress=True, bench=False) == "boot-um-stress"
+    assert configs("x86_64", stress=False, bench=False) == "boot-x86_64"
+    assert configs("x86_64", stress=True, bench=False) == "boot-x86_64-stress"
+    assert configs("x86_64", stress=False, bench=True) == "boot-x86_64-modules"
+
+
+@pytest.mark.parametrize("arch", sorted(boot.MACHINES))
+def test_each_arch_boot_config_has_what_the_programs_and_crashes_use(arch: str) -> None:
+    path = REPO / "kunit" / boot.BOOT_CONFIG.format(arch=arch)
+    entries = kunitconfig.parse(path.read_text(), str(path))
+    wanted = {"PROC_FS", "SYSFS", "DEBUG_FS", "DYNAMIC_STACK", "FAULT_INJECTION_DEBUG_FS"}
+    assert {name for name in wanted | {"FAIL_KSTACK", "LKDTM"} if entries.get(name) != "y"} == set()
+    assert (entries.get("MODULES") == "y") is boot.MACHINES[arch].modules
+    if boot.MACHINES[arch].initramfs:
+        assert entries.get("BLK_DEV_INITRD") == "y"
+
+
+# --- crash verdicts on each arch, against console transcripts ------------------
+
+# Real UML lines (6.12 with the series), and x86_64 lines made from the format
+# strings of mm/kstack.c, arch/x86/kernel/traps.c, arch/x86/mm/fault.c and
+# lib/dump_stack.c, with the timestamps of a serial console.
+STACK_UML = (
+    "kstack:  stack [0x9d800000-0x9d804000), mapped from 0x9d802000; fault at 0x9d7fffff, "
+    "sp 0x9d803d70"
+)
+STACK_X86 = (
+    "[    2.841517] kstack:  stack [0xffffc90000010000-0xffffc90000014000), mapped from "
+    "0xffffc90000013000; fault at 0xffffc90000012ff8, sp 0xffffc90000013010"
+)
+TASK_X86 = "[    2.842907] CPU: 2 UID: 0 PID: 1 Comm: crash Not tainted 6.12.117-00018-g182d267 #1"
+GUARD_X86 = [
+    "[    2.839012] lkdtm: Calling function with 1024 frame size to depth 32 ...",
+    "[    2.841017] BUG: TASK stack guard page was hit at 0000000088c0a1f4 "
+    "(stack is 00000000a4d3b7c2..000000003c6e9f10)",
+    "[    2.841921] Oops: stack guard page: 0000 [#1] PREEMPT SMP NOPTI",
+    TASK_X86,
+    "[    2.861003] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b",
+]
+EMPTY_RESERVE_UML = [
+    "kstack: cannot grow the kernel stack of crash[1]: the reserve of CPU 0 holds 0 pages, "
+    "1 needed (injected by fail_kstack_fault)",
+    "kstack:  stack [0x9e800000-0x9e804000), mapped from 0x9e802000; fault at 0x9e801c10, "
+    "sp 0x9e801c00",
+    "Pid: 1, comm: crash Not tainted 6.12.117-gf66d7fd8b095",
+    "Kernel panic - not syncing: Kernel stack of crash[1] cannot grow",
+]
+EMPTY_RESERVE_X86 = [
+    "[    2.840112] kstack: cannot grow the kernel stack of crash[1]: the reserve of CPU 2 "
+    "holds 0 pages, 1 needed (injected by fail_kstack_fault)",
+    STACK_X86,
+    "[    2.841921] Oops: kernel stack cannot grow: 0002 [#1] PREEMPT SMP NOPTI",
+    TASK_X86,
+    "[    2.861003] Kernel panic - not syncing: Fatal exception in interrupt",
+]
+GUARD_LEADING_UML = [
+    "lkdtm: attempting bad read from page below current stack",
+    "kstack: overflow of the kernel stack of crash[1] on CPU 0",
+    STACK_UML,
+    "Pid: 1, comm: crash Not tainted 6.12.117-gf66d7fd8b095",
+    "Kernel panic - not syncing: Kernel tried to access user memory at addr 0x9d7fffff, "
+    "ip 0x604799bf",
+]
+GUARD_TRAILING_UML = [
+    "lkdtm: attempting bad read from page above current stack",
+    "Pid: 1, comm: crash Not tainted 6.12.117-gf66d7fd8b095",
+    "Kernel panic - not syncing: Kernel tried to access user memory at addr 0x9e004000, "
+    "ip 0x60479965",
+]
+GUARD_TRAILING_X86 = [
+    "[    2.839012] lkdtm: attempting bad read from page above current stack",
+    "[    2.840017] BUG: unable to handle page fault for address: ffffc90000014000",
+    "[    2.840211] #PF: supervisor read access in kernel mode",
+    "[    2.840398] #PF: error_code(0x0000) - not-present page",
+    "[    2.841921] Oops: Oops: 0000 [#1] PREEMPT SMP NOPTI",
+    TASK_X86,
+    "[    2.861003] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009",
+]
+OTHER_TASK_X86 = TASK_X86.replace("PID: 1 Comm: crash", "PID: 37 Comm: kworker/2:1")
+
+# (arch, crash, a console that passes, the same console failing, the verdict that fails)
+TRANSCRIPTS = [
+    ("um", "overflow", OVERFLOW, OVERFLOW[1:], "names_the_task"),
+    ("um", "empty-reserve", EMPTY_RESERVE_UML, EMPTY_RESERVE_UML[2:], "names_the_stack"),
+    (
+        "um",
+        "guard-leading",
+        GUARD_LEADING_UML,
+        [line.replace("crash[1]", "kworker/0:1[12]") for line in GUARD_LEADING_UML],
+        "names_the_task",
+    ),
+    ("um", "guard-trailing", GUARD_TRAILING_UML, GUARD_TRAILING_UML[:2], "kernel_stops"),
+    (
+        "x86_64",
+        "overflow",
+        GUARD_X86,
+        # Reported by mm/kstack.c instead: not what x86 prints for an overflow.
+        [OVERFLOW[0], *GUARD_X86[2:]],
+        "hits_the_guard_page",
+    ),
+    (
+        "x86_64",
+        "empty-reserve",
+        EMPTY_RESERVE_X86,
+        [
+            EMPTY_RESERVE_X86[0].replace(" (injected by fail_kstack_fault)", ""),
+            *EMPTY_RESERVE_X86[1:],
+        ],
+        "names_the_task",
+    ),
+    (
+        "x86_64",
+        "guard-leading",
+        GUARD_X86,
+        [*GUARD_X86[:3], OTHER_TASK_X86, GUARD_X86[4]],
+        "names_the_task",
+    ),
+    (
+        "x86_64",
+        "guard-trailing",
+        GUARD_TRAILING_X86,
+        [GUARD_TRAILING_X86[0], "[    2.840017] lkdtm: FAIL: accessed page after stack!"],
+        "faults_above_the_stack",
+    ),
+]
+
+
+def test_every_crash_has_its_expected_report_on_every_arch() -> None:
+    for target in boot.MACHINES.values():
+        assert set(target.crashes) == set(boot.CRASHES), target.arch
+    assert {(arch, crash) for arch, crash, *_ in TRANSCRIPTS} == {
+        (arch, crash) for arch in boot.MACHINES for crash in boot.CRASHES
+    }
+
+
+@pytest.mark.parametrize(
+    "arch, crash, good, bad, failing",
+    TRANSCRIPTS,
+    ids=[f"{arch}-{crash}" for arch, crash, *_ in TRANSCRIPTS],
+)
+def test_a_crash_is_judged_by_its_arch_report(
+    arch: str, crash: str, good: list[str], bad: list[str], failing: str
+) -> None:
+    # QEMU exits 0 after a panic (panic=-1, -no-reboot); UML aborts.
+    returncode = 0 if arch == "x86_64" else 134
+    run = boot.judge_crash(good, returncode, crash, arch)
+    assert run.tests[0].name == f"crash_{crash.replace('-', '_')}"
+    assert run.status is ktap.Status.PASS, verdicts(run)
+    names = [name for name, _ in boot.MACHINES[arch].crashes[crash]]
+    assert list(verdicts(run)) == [*names, "does_not_continue"]
+    failed = boot.judge_crash(bad, returncode, crash, arch)
+    assert verdicts(failed)[failing] is ktap.Status.FAIL
+    assert failed.status is ktap.Status.FAIL

@@ -216,6 +216,12 @@ def test_unknown_arch(setup: dict[str, Path]) -> None:
     assert_one_line_error(run_in(setup, "config", "--arch", "vax"), Exit.USAGE, "vax")
 
 
+def test_boot_an_unknown_arch(setup: dict[str, Path]) -> None:
+    result = run_in(setup, "boot", "--arch", "vax")
+    assert_one_line_error(result, Exit.USAGE, "cannot boot arch 'vax'", "--arch um or x86_64")
+    assert not (setup["work"] / "build").exists()  # refused before anything was built
+
+
 def test_no_tree_yet(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     result = growstack("--project", str(project), "--workdir", str(tmp_path / "w"), "apply")

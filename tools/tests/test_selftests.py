@@ -9,7 +9,7 @@ from growstack import boot, initramfs, kunit, selftests, targets
 from growstack.progress import Status
 from growstack.project import Project
 
-from helpers import fake_kunit_tree
+from helpers import fake_kunit_tree, read_newc
 
 PROGRAM = '#include "../kselftest.h"\nint main(void) { ksft_print_header(); ksft_finished(); }\n'
 KSELFTEST_H = (
@@ -26,23 +26,6 @@ def tree_with_selftest(root: Path) -> Path:
     (tests / "kselftest.h").write_text(KSELFTEST_H)
     (tests / "mm/map_stack.c").write_text(PROGRAM)
     return root
-
-
-def read_newc(data: bytes) -> dict[str, tuple[int, int, int, bytes]]:
-    """name -> (mode, rdev major, rdev minor, contents) of a newc cpio archive."""
-    entries: dict[str, tuple[int, int, int, bytes]] = {}
-    offset = 0
-    while True:
-        assert data[offset : offset + 6] == b"070701"
-        fields = [int(data[offset + 6 + 8 * i : offset + 14 + 8 * i], 16) for i in range(13)]
-        size, namesize = fields[6], fields[11]
-        name_at = offset + 110
-        name = data[name_at : name_at + namesize - 1].decode()
-        body = name_at + namesize + (-(110 + namesize) % 4)
-        if name == "TRAILER!!!":
-            return entries
-        entries[name] = (fields[1], fields[9], fields[10], data[body : body + size])
-        offset = body + size + (-size % 4)
 
 
 def test_initramfs_holds_dirs_console_and_executables(tmp_path: Path) -> None:
