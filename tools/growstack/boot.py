@@ -34,7 +34,6 @@ GUEST = selftests.GUEST
 BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/
 BENCH_MODULE = "kstack_bench"
 _FIGURE = re.compile(r"# growstack: (\w+)=(-?\d+)\s*$")
-_POWER_DOWN = "reboot: Power down"
 # UML 6.12 kills every process it runs on a host whose XSAVE area outgrows its own (AMX).
 _FP_REGS_FAILED = "ptrace set fp regs failed"
 
@@ -179,6 +178,8 @@ class Machine:
     initramfs: bool = False  # the programs come in an initramfs, not from a hostfs root
     modules: bool = True  # its boot config builds modules (the benchmark module needs them)
     host_warnings: tuple[tuple[str, str], ...] = ()  # (console text, what it means)
+    shutdown: str = "reboot: Power down"  # what the kernel prints when the program ends
+    shutdown_env: tuple[str, ...] = ()  # how the program must end, for guest.h's shut_down()
 
 
 def kernel_image(request: Request) -> Path:
@@ -254,6 +255,9 @@ MACHINES = {
         packages=("qemu-system-x86",),
         initramfs=True,
         modules=False,
+        # No ACPI under qboot, so no power-off; -no-reboot ends QEMU on a restart.
+        shutdown="reboot: Restarting system",
+        shutdown_env=("shutdown=reboot",),
     ),
 }
 
@@ -376,7 +380,8 @@ def command(request: Request) -> list[str]:
         env += [*stress.env, f"duration={request.duration}"]
         args += stress.kernel_args
         mem = stress.mem
-    return MACHINES[request.arch].argv(request, mem, [*args, *env])
+    machine = MACHINES[request.arch]
+    return machine.argv(request, mem, [*args, *env, *machine.shutdown_env])
 
 
 def boot(request: Request, status: Status) -> Outcome:
@@ -492,11 +497,12 @@ def judge_program(
             reason="the kernel was still running at the timeout",
         )
     else:
-        powered_down = any(_POWER_DOWN in line for line in lines)
+        expected = MACHINES[arch].shutdown
+        powered_down = any(expected in line for line in lines)
         shutdown = _verdict(
             "clean_shutdown",
             powered_down and returncode == 0,
-            f"no '{_POWER_DOWN}' (exit status {returncode})",
+            f"no '{expected}' (exit status {returncode})",
             [line for line in lines if "panic" in line.lower()][:20],
         )
     run.tests.append(shutdown)

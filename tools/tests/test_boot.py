@@ -147,6 +147,21 @@ def test_a_program_that_powers_down_cleanly_passes() -> None:
 
 
 @pytest.mark.parametrize(
+    "arch, line, status",
+    [
+        ("um", "reboot: Power down", ktap.Status.PASS),
+        ("x86_64", "reboot: Restarting system", ktap.Status.PASS),
+        # QEMU's x86 machine halts instead of powering off: that never ends QEMU.
+        ("x86_64", "reboot: Power off not available: System halted instead", ktap.Status.FAIL),
+        ("um", "reboot: Restarting system", ktap.Status.FAIL),
+    ],
+)
+def test_each_arch_ends_the_program_its_own_way(arch: str, line: str, status: ktap.Status) -> None:
+    run = boot.judge_program([*WORKLOAD, line], 0, arch=arch)
+    assert run.tests[-1].name == "clean_shutdown" and run.tests[-1].status is status
+
+
+@pytest.mark.parametrize(
     "tail, returncode, status",
     [
         ([], 0, ktap.Status.FAIL),  # exited, never powered down
@@ -245,17 +260,21 @@ def test_x86_64_boots_the_program_from_an_initramfs_under_qemu(tmp_path: Path) -
         "-initrd",
         str(tmp_path / "build/growstack-boot-workload.cpio"),
         "-append",
-        "console=ttyS0 panic=-1 rdinit=/workload dynamic_stack=off threads=10",
+        "console=ttyS0 panic=-1 rdinit=/workload dynamic_stack=off threads=10 shutdown=reboot",
     ]
 
 
 def test_x86_64_crashes_and_loads_reach_the_program_and_the_memory_size(tmp_path: Path) -> None:
     crash = boot.command(request(tmp_path, arch="x86_64", crash="guard-leading", program="crash"))
-    assert crash[-1] == "console=ttyS0 panic=-1 rdinit=/crash crash=STACK_GUARD_PAGE_LEADING"
+    assert crash[-1] == (
+        "console=ttyS0 panic=-1 rdinit=/crash crash=STACK_GUARD_PAGE_LEADING shutdown=reboot"
+    )
     assert crash[crash.index("-initrd") + 1].endswith("/growstack-boot-crash-guard-leading.cpio")
     stress = boot.command(request(tmp_path, arch="x86_64", stress="storm", program="stress"))
     assert stress[stress.index("-m") + 1] == "160M"
-    assert stress[-1] == "console=ttyS0 panic=-1 rdinit=/stress fail_refill=90 duration=60"
+    assert stress[-1] == (
+        "console=ttyS0 panic=-1 rdinit=/stress fail_refill=90 duration=60 shutdown=reboot"
+    )
 
 
 def fake_console(lines: list[str], returncode: int, seen: list[list[str]]) -> Any:
@@ -270,7 +289,8 @@ def test_an_x86_64_boot_packs_its_program_and_module_into_the_initramfs_it_boots
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[list[str]] = []
-    monkeypatch.setattr(boot, "_console", fake_console([*WORKLOAD, "reboot: Power down"], 0, seen))
+    end = [*WORKLOAD, "reboot: Restarting system"]
+    monkeypatch.setattr(boot, "_console", fake_console(end, 0, seen))
     monkeypatch.setattr(boot.deps, "ensure", lambda *_, **__: None)
     kernel = tmp_path / "build/arch/x86/boot/bzImage"
     kernel.parent.mkdir(parents=True)

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +40,6 @@ int main(void)
 	else
 		printf("not ok 1 crash # the kernel survived %s\n", crash);
 out:
-	fflush(stdout);
-	reboot(RB_POWER_OFF);
+	shut_down();
 	return 1;
 }

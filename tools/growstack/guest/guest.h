@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,19 @@ static inline void show_file(const char *path)
 	while (fgets(line, sizeof(line), f))
 		printf("    # %s: %s", path, line);
 	fclose(f);
+}
+
+/*
+ * Power the machine off, or with "shutdown=reboot" restart it: QEMU's x86
+ * machine without ACPI cannot power off, but -no-reboot ends it on a restart.
+ */
+static inline void shut_down(void)
+{
+	const char *how = getenv("shutdown");
+
+	fflush(stdout);
+	sync();
+	reboot(how && !strcmp(how, "reboot") ? RB_AUTOBOOT : RB_POWER_OFF);
 }
 
 static inline long env_long(const char *name, long fallback)

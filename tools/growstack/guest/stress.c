@@ -24,7 +24,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -278,8 +277,6 @@ int main(int argc, char **argv)
 	result(kernel_works(self_path), "kernel_works",
 	       "200 threads and a fork+exec after the load");
 	printf("%s 1 stress\n", failures ? "not ok" : "ok");
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
+	shut_down();
 	return 1;
 }

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -173,8 +172,6 @@ int main(void)
 	show_file("/sys/kernel/debug/kstack/reserve");
 	result(vmstat("kstack_fork_fail") <= 0, "no_fork_failures", NULL);
 	printf("%s 1 workload\n", failures ? "not ok" : "ok");
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
+	shut_down();
 	return 1;
 }
