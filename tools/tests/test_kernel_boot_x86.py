@@ -5,10 +5,6 @@ serves every test here, booted with 4 CPUs under TCG: the workload, and the
 crashes whose x86 report differs most from UML's, an overflow and a read of
 the guard page below the stack. A boot takes well under a minute; the build
 is most of the cost.
-
-Until the series carries the x86_64 port of dynamic stacks, the kernel
-cannot be configured (CONFIG_DYNAMIC_STACK needs HAVE_ARCH_DYNAMIC_STACK),
-and the tests skip.
 """
 
 from __future__ import annotations
@@ -27,18 +23,11 @@ ARCH = "x86_64"
 THREADS = 500
 
 
-@pytest.fixture(scope="module")
-def x86_tree(series_tree: Path) -> Path:
-    if "HAVE_ARCH_DYNAMIC_STACK" not in (series_tree / "arch/x86/Kconfig").read_text():
-        pytest.skip("the series has no x86_64 port of dynamic stacks yet")
-    return series_tree
-
-
 def test_workload_runs_on_four_cpus_and_powers_off(
-    kernel_context: pipeline.Context, x86_tree: Path, tmp_path: Path
+    kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
 ) -> None:
     code, outcome = pipeline.boot_kernel(
-        kernel_context, x86_tree, ARCH, threads=THREADS, json_path=tmp_path / "boot.json"
+        kernel_context, series_tree, ARCH, threads=THREADS, json_path=tmp_path / "boot.json"
     )
     results = json.loads((tmp_path / "boot.json").read_text())
     assert code == Exit.OK, results["counts"]
@@ -56,9 +45,11 @@ def test_workload_runs_on_four_cpus_and_powers_off(
 
 @pytest.mark.parametrize("crash", ["overflow", "guard-leading"])
 def test_a_stack_overflow_is_reported_and_stops_the_kernel(
-    kernel_context: pipeline.Context, x86_tree: Path, crash: str
+    kernel_context: pipeline.Context, series_tree: Path, crash: str
 ) -> None:
-    code, outcome = pipeline.boot_kernel(kernel_context, x86_tree, ARCH, crash=crash, timeout=180)
+    code, outcome = pipeline.boot_kernel(
+        kernel_context, series_tree, ARCH, crash=crash, timeout=180
+    )
     [suite] = outcome.run.tests
     assert code == Exit.OK, [(t.name, t.status, t.reason) for t in suite.subtests]
     expected = [name for name, _ in boot.MACHINES[ARCH].crashes[crash]]

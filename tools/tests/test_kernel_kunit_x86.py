@@ -1,0 +1,55 @@
+"""The kstack KUnit suites on x86_64 under QEMU with 4 CPUs (TCG), the series applied.
+
+kunit/qemu_configs/x86_64.py boots 4 CPUs, so the cases that UML (one CPU)
+skips run here: a task migrated between a stack fault and the refill, a
+task that exits on another CPU, and secondary CPUs taken offline and online
+again while threads on every CPU grow their stacks. The build is the
+dynamic_stack fragment alone, a few minutes cold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from growstack import pipeline
+from growstack.errors import Exit
+
+pytestmark = pytest.mark.kernel
+
+SMP_CASES = {"kstack_test_migrate", "kstack_test_migrate_exit", "kstack_test_hotplug"}
+CPUS = 4
+
+
+def case_text(case: dict) -> str:
+    return "\n".join([*case["diagnostics"], *case["log"]])
+
+
+def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
+    kernel_context: pipeline.Context, series_tree: Path, tmp_path: Path
+) -> None:
+    json_path = tmp_path / "x86.json"
+    code = pipeline.test(
+        kernel_context, series_tree, "x86_64", names=["dynamic_stack"], json_path=json_path
+    )
+    results = json.loads(json_path.read_text())
+    assert code == Exit.OK, results["counts"]
+    suites = {suite["name"]: suite for suite in results["suites"]}
+    assert set(suites) == {"kstack", "kstack_off"}
+    kstack = {case["name"]: case for case in suites["kstack"]["subtests"]}
+    # Nothing skips on 4 CPUs; the SMP cases are among those that ran.
+    assert {name: case["status"] for name, case in kstack.items() if case["status"] != "PASS"} == {}
+    assert set(kstack) >= SMP_CASES
+    assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
+    # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
+    hotplug = case_text(kstack["kstack_test_hotplug"])
+    cycles, grown = map(
+        int, re.search(r"(\d+) offline/online cycles, (\d+) stacks grown", hotplug).groups()
+    )
+    assert cycles > 0 and grown > 0, hotplug
+    low_water = re.findall(r"CPU (\d+): reserve low water (\d+) of (\d+)", hotplug)
+    assert {int(cpu) for cpu, _, _ in low_water} == set(range(CPUS)), hotplug
+    assert all(int(low) <= int(size) for _, low, size in low_water)
