@@ -3,8 +3,10 @@
 kunit/qemu_configs/x86_64.py boots 4 CPUs, so the cases that UML (one CPU)
 skips run here: a task migrated between a stack fault and the refill, a
 task that exits on another CPU, and secondary CPUs taken offline and online
-again while threads on every CPU grow their stacks. The build is the
-dynamic_stack fragment alone, a few minutes cold.
+again while threads on every CPU grow their stacks. A data breakpoint
+provokes a #DB, and in it a #PF, in the middle of each stack fault (UML
+has no hardware breakpoints). The build is the dynamic_stack fragment
+alone, a few minutes cold.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from growstack.errors import Exit
 pytestmark = pytest.mark.kernel
 
 SMP_CASES = {"kstack_test_migrate", "kstack_test_migrate_exit", "kstack_test_hotplug"}
+# Hardware breakpoints: UML has none, so only here does it run.
+NESTED_CASE = "kstack_test_nested_fault"
 CPUS = 4
 
 
@@ -42,7 +46,7 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     kstack = {case["name"]: case for case in suites["kstack"]["subtests"]}
     # Nothing skips on 4 CPUs; the SMP cases are among those that ran.
     assert {name: case["status"] for name, case in kstack.items() if case["status"] != "PASS"} == {}
-    assert set(kstack) >= SMP_CASES
+    assert set(kstack) >= SMP_CASES | {NESTED_CASE}
     assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
     # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
     hotplug = case_text(kstack["kstack_test_hotplug"])
@@ -53,3 +57,7 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     low_water = re.findall(r"CPU (\d+): reserve low water (\d+) of (\d+)", hotplug)
     assert {int(cpu) for cpu, _, _ in low_water} == set(range(CPUS)), hotplug
     assert all(int(low) <= int(size) for _, low, size in low_water)
+    # A #DB in the middle of each stack fault took a nested #PF of its own.
+    nested = case_text(kstack[NESTED_CASE])
+    hits = int(re.search(r"(\d+) debug exceptions in stack faults", nested).group(1))
+    assert hits > 0, nested
