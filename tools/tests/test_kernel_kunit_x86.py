@@ -50,14 +50,14 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
     # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
     hotplug = case_text(kstack["kstack_test_hotplug"])
-    cycles, grown = map(
-        int, re.search(r"(\d+) offline/online cycles, (\d+) stacks grown", hotplug).groups()
-    )
+    counted = re.search(r"(\d+) offline/online cycles, (\d+) stacks grown", hotplug)
+    assert counted, hotplug
+    cycles, grown = map(int, counted.groups())
     assert cycles > 0 and grown > 0, hotplug
     low_water = re.findall(r"CPU (\d+): reserve low water (\d+) of (\d+)", hotplug)
     assert {int(cpu) for cpu, _, _ in low_water} == set(range(CPUS)), hotplug
     assert all(int(low) <= int(size) for _, low, size in low_water)
     # A #DB in the middle of each stack fault took a nested #PF of its own.
     nested = case_text(kstack[NESTED_CASE])
-    hits = int(re.search(r"(\d+) debug exceptions in stack faults", nested).group(1))
-    assert hits > 0, nested
+    hits = re.search(r"(\d+) debug exceptions in stack faults", nested)
+    assert hits and int(hits.group(1)) > 0, nested
