@@ -46,9 +46,9 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
     # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
     hotplug = case_text(kstack["kstack_test_hotplug"])
-    cycles, grown = map(
-        int, re.search(r"(\d+) offline/online cycles, (\d+) stacks grown", hotplug).groups()
-    )
+    counted = re.search(r"(\d+) offline/online cycles, (\d+) stacks grown", hotplug)
+    assert counted, hotplug
+    cycles, grown = map(int, counted.groups())
     assert cycles > 0 and grown > 0, hotplug
     low_water = re.findall(r"CPU (\d+): reserve low water (\d+) of (\d+)", hotplug)
     assert {int(cpu) for cpu, _, _ in low_water} == set(range(CPUS)), hotplug
