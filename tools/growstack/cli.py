@@ -401,6 +401,8 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 
 def _check(ctx: pipeline.Context, args: argparse.Namespace) -> int:
+    if args.series:
+        layout.find(ctx.project, args.series)  # a typo costs no release tree
     path = pipeline.release_tree(ctx, args.tree, only=args.series)
     result = check.run(
         ctx,
