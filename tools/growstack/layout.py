@@ -2,13 +2,18 @@
 
     patches/base.toml             the pinned base, shared
     patches/local/                test-environment patches, shared, never mailed
+    patches/order                 optional: series names, the order of independent ones
     patches/NAME/series           the series NAME, quilt order
     patches/NAME/cover-letter     its letter, version, recipients, Depends-on
     patches/NAME/*.patch
 
 A series may depend on others (`Depends-on:` in its cover letter's header);
 it is applied after them. Series that do not depend on each other apply in
-name order, so the order never depends on the file system.
+the order patches/order lists them, then by name, so the order never
+depends on the file system. The order matters even between independent
+series: where two touch the same file (MAINTAINERS), the second one's mails
+carry the first one's lines as context, and export reproduces the files in
+patches/ byte for byte only from a tree applied in the same order.
 
 Before several series, patches/ held one series flat (patches/series,
 patches/cover-letter). That layout is refused with the command that moves
@@ -82,10 +87,11 @@ def discover(project: Project) -> list[Series]:
         for d in sorted(project.patches.iterdir())
         if d.is_dir() and d.name != LOCAL and (d / "series").is_file()
     }
-    return _ordered(found)
+    listed = [name for _, name, _ in entries(project.patches / "order")]
+    return _ordered(found, listed)
 
 
-def _ordered(found: dict[str, Series]) -> list[Series]:
+def _ordered(found: dict[str, Series], listed: list[str]) -> list[Series]:
     for s in found.values():
         for dep in s.depends_on:
             if dep not in found:
@@ -103,7 +109,8 @@ def _ordered(found: dict[str, Series]) -> list[Series]:
                 f"the series depend on each other in a cycle: {_cycle(waiting)}",
                 "drop one of those Depends-on lines from their cover letters",
             )
-        first = min(ready, key=lambda s: s.name)
+        rank = {name: index for index, name in enumerate(listed)}
+        first = min(ready, key=lambda s: (rank.get(s.name, len(rank)), s.name))
         done.append(first)
         del waiting[first.name]
     return done

@@ -35,6 +35,8 @@ def test_series_apply_after_what_they_depend_on_else_by_name(tmp_path: Path) -> 
     add_series(project, "c", [])
     add_series(project, "a", [])
     assert names(project) == ["a", "c", "b-needs-c", SERIES]
+    (project.patches / "order").write_text("# first\ntiny\nb-needs-c\n")
+    assert names(project) == [SERIES, "a", "c", "b-needs-c"]  # c waits for nothing listed
     assert [s.name for s in layout.with_dependencies(project, "b-needs-c")] == ["c", "b-needs-c"]
 
 
