@@ -2,10 +2,11 @@
 
 Everything runs in the release tree (a growstack-owned tree of the pinned base,
 see pipeline.release_tree) on the mailed series alone, patches/local/ left out:
+every series, or with --series one series on top of those it depends on.
 
-1. the series applies with git am and exports back to patches/ byte for byte;
-2. scripts/checkpatch.pl --strict finds nothing in any patch;
-3. every prefix of the series builds (UML by default), one after the other in
+1. the series apply with git am and export back to patches/ byte for byte;
+2. scripts/checkpatch.pl --strict finds nothing in any patch checked;
+3. every prefix of the series checked builds (UML by default), one after the other in
    one build directory with ccache, so each build recompiles only what its
    patch changed. A prefix whose source tree and .config already built is
    not built again: rerunning an unchanged check costs seconds.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build, deps, pipeline, series, targets
+from . import build, deps, layout, pipeline, series, targets
 from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
 from .kunitconfig import KERNEL_DEFAULT, available
 from .progress import Status, human_seconds
@@ -51,16 +52,22 @@ class Report:
 # -- 1. apply and re-export --------------------------------------------------------
 
 
-def require_zero_export(tree: Path, project: Project) -> None:
-    """The applied series must export to exactly the files in patches/."""
+def require_zero_export(tree: Path, project: Project, only: str | None = None) -> None:
+    """The applied series (`only` and its dependencies, or all) must export to
+    exactly their files in patches/."""
+    applied = [s.name for s in layout.with_dependencies(project, only)]
     with tempfile.TemporaryDirectory() as scratch:
         copy = Project(Path(scratch))
         shutil.copytree(project.patches, copy.patches)
-        result = series.export(tree, copy, prune=True)  # prune: patches/local is not applied
-        changed = [p for p in result.written if p.parent == copy.patches]
-        changed += [p for p in result.removed if p.parent == copy.patches]
+        # prune: patches/local, and the series left out, are not applied
+        result = series.export(tree, copy, prune=True)
+        changed = [
+            p.relative_to(copy.root)
+            for p in result.written + result.removed
+            if p.parent.name in applied and p.parent.parent == copy.patches
+        ]
     if changed:
-        names = ", ".join(f"patches/{p.name}" for p in changed[:3])
+        names = ", ".join(str(p) for p in changed[:3])
         raise GrowstackError(
             f"the series applies but does not export back unchanged: {names} would change",
             "run `growstack apply` and `growstack export` in a work tree and commit the "
@@ -314,10 +321,17 @@ def build_prefixes(
 # -- the command ---------------------------------------------------------------------
 
 
-def hygiene(ctx: pipeline.Context, tree: Path) -> int:
+def checked(project: Project, only: str | None) -> list[series.Patch]:
+    """The patches `check` judges: those of `only`, or of every series."""
+    if only is None:
+        return series.full_series(project, include_local=False)
+    return series.read_series(layout.find(project, only).series_file)
+
+
+def hygiene(ctx: pipeline.Context, tree: Path, only: str | None = None) -> int:
     """Steps 1 and 2 on `tree`, the release tree: re-export and checkpatch; the patch count."""
-    mailed = series.read_series(ctx.project.patches / "series")
-    require_zero_export(tree, ctx.project)
+    mailed = checked(ctx.project, only)
+    require_zero_export(tree, ctx.project, only)
     ctx.status.log(
         f"check: the {len(mailed)} mailed patch(es) apply on the base and export back unchanged"
     )
@@ -327,25 +341,35 @@ def hygiene(ctx: pipeline.Context, tree: Path) -> int:
 
 
 def builds(
-    ctx: pipeline.Context, tree: Path, arch: str, fragments: list[str] | None
+    ctx: pipeline.Context,
+    tree: Path,
+    arch: str,
+    fragments: list[str] | None,
+    only: str | None = None,
 ) -> tuple[int, int]:
-    """Step 3 for `arch`: every prefix of the series in `tree` builds; (built, reused)."""
+    """Step 3 for `arch`: every prefix of the series checked builds; (built, reused).
+
+    With `only`, the series it depends on are below it in `tree` and are not
+    built one by one: they are the base that series is mailed for.
+    """
     started = time.monotonic()
-    mailed = series.read_series(ctx.project.patches / "series")
+    applied = series.full_series(ctx.project, include_local=False, only=only)
+    mailed = checked(ctx.project, only)
     commits = [
         c.hexsha for c in open_repo(tree).iter_commits(f"{BASE_TAG}..{WORK_BRANCH}", reverse=True)
     ]
-    assert len(commits) == len(mailed), "the release tree must carry exactly the series"
+    assert len(commits) == len(applied), "the release tree must carry exactly the series"
     build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
     pipeline.configure(
-        ctx, tree, arch, fragments or default_fragments(ctx, arch), build_dir, "olddefconfig"
+        ctx, tree, arch, fragments or default_fragments(ctx, arch, only), build_dir, "olddefconfig"
     )
     target = targets.resolve(arch, tree, ctx.project)
+    own = commits[len(commits) - len(mailed) :]
     built, reused = build_prefixes(
-        tree, list(zip(commits, mailed, strict=True)), target, build_dir, ctx.status
+        tree, list(zip(own, mailed, strict=True)), target, build_dir, ctx.status
     )
     ctx.status.log(
-        f"check: every prefix of the series builds on {arch} ({built} built, "
+        f"check: every prefix of {only or 'the series'} builds on {arch} ({built} built, "
         f"{reused} already built before), "
         f"{human_seconds(time.monotonic() - started)}"
     )
@@ -359,19 +383,22 @@ def run(
     arches: list[str],
     fragments: list[str] | None,
     build: bool = True,
+    only: str | None = None,
 ) -> Report:
     """All checks on `tree`, the release tree with the mailed series applied."""
     started = time.monotonic()
-    report = Report(patches=hygiene(ctx, tree))
+    report = Report(patches=hygiene(ctx, tree, only))
     report.seconds["apply, export, checkpatch"] = time.monotonic() - started
     for arch in arches if build else []:
         started = time.monotonic()
-        report.built[arch], report.reused[arch] = builds(ctx, tree, arch, fragments)
+        report.built[arch], report.reused[arch] = builds(ctx, tree, arch, fragments, only)
         report.seconds[f"{arch} builds"] = time.monotonic() - started
     return report
 
 
-def default_fragments(ctx: pipeline.Context, arch: str) -> list[str]:
-    """The series' own fragments for `arch`: what it adds, without every KUnit test
-    in the kernel; kunit.py's default when the project has none."""
-    return available(ctx.project, arch) or [KERNEL_DEFAULT]
+def default_fragments(ctx: pipeline.Context, arch: str, only: str | None = None) -> list[str]:
+    """The series' own fragments for `arch` (`only`: those of it and what it depends
+    on): what they add, without every KUnit test in the kernel; kunit.py's default
+    when there are none."""
+    names = None if only is None else {s.name for s in layout.with_dependencies(ctx.project, only)}
+    return available(ctx.project, arch, names) or [KERNEL_DEFAULT]

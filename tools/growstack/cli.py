@@ -6,7 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, boot, check, compare, kcidb, ktap, mail, pipeline, report, series, tree
+from . import (
+    __version__,
+    boot,
+    check,
+    compare,
+    kcidb,
+    ktap,
+    layout,
+    mail,
+    pipeline,
+    report,
+    series,
+    tree,
+)
 from .errors import MEANING, Exit, GrowstackError, UsageError
 from .project import find_project, workspace
 
@@ -52,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         help="leave out the test-environment patches in patches/local/",
     )
 
-    p = sub.add_parser("export", help="write the tree's commits back to patches/")
+    p = sub.add_parser(
+        "export", help="write the tree's commits back to patches/, each to its series"
+    )
     _tree_arg(p)
     p.add_argument(
         "--prune",
@@ -195,18 +210,20 @@ def _parser() -> argparse.ArgumentParser:
         "series' own fragments for the arch)",
     )
     p.add_argument("--no-build", action="store_true", help="skip the prefix builds")
+    _series_arg(p, "check only this series, on top of those it depends on (default: all)")
 
     p = sub.add_parser(
         "send",
-        help="mail the series with b4; by default write the mails of "
-        "the version in patches/cover-letter to a directory and record it",
+        help="mail one series with b4; by default write the mails of "
+        "the version in its cover letter to a directory and record it",
     )
     _release_tree_arg(p)
+    _series_arg(p, "the series to mail (a folder of patches/; needed when there are several)")
     p.add_argument(
         "-o",
         "--output-dir",
         type=Path,
-        help="a new or empty directory for the mails (default: <workdir>/mail/vN)",
+        help="a new or empty directory for the mails (default: <workdir>/mail/SERIES/vN)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
@@ -226,7 +243,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not sign the mails (b4 signs with patatt by default)",
     )
+
+    p = sub.add_parser(
+        "migrate",
+        help="move a series kept in the old flat layout (patches/series) into patches/NAME/",
+    )
+    p.add_argument("name", help="the series' folder name, e.g. my-series")
     return parser
+
+
+def _series_arg(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--series", metavar="NAME", help=text)
 
 
 def _release_tree_arg(p: argparse.ArgumentParser) -> None:
@@ -307,6 +334,11 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
         return _check(ctx, args)
     if args.command == "send":
         return _send(ctx, args)
+    if args.command == "migrate":
+        for moved in layout.migrate(ctx.project, args.name):
+            print(f"moved {moved.relative_to(ctx.project.root)}")
+        print(f"commit patches/ now: the series is patches/{args.name}/")
+        return Exit.OK
     path = pipeline.current_tree(ctx, args.tree)
     if args.command == "apply":
         pipeline.apply_series(ctx, path, include_local=not args.no_local)
@@ -369,12 +401,19 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 
 def _check(ctx: pipeline.Context, args: argparse.Namespace) -> int:
-    path = pipeline.release_tree(ctx, args.tree)
+    if args.series:
+        layout.find(ctx.project, args.series)  # a typo costs no release tree
+    path = pipeline.release_tree(ctx, args.tree, only=args.series)
     result = check.run(
-        ctx, path, arches=args.arches or ["um"], fragments=args.fragments, build=not args.no_build
+        ctx,
+        path,
+        arches=args.arches or ["um"],
+        fragments=args.fragments,
+        build=not args.no_build,
+        only=args.series,
     )
     print(
-        f"check passed: {result.patches} patch(es)"
+        f"check passed: {args.series or 'all series'}, {result.patches} patch(es)"
         + ("" if args.no_build else f", every prefix builds on {', '.join(result.built)}")
     )
     return Exit.OK
@@ -384,6 +423,7 @@ def _send(ctx: pipeline.Context, args: argparse.Namespace) -> int:
     sent = mail.send(
         ctx,
         args.tree,
+        name=args.series,
         output=args.output_dir,
         dry_run=args.dry_run,
         real=args.real,
@@ -392,17 +432,17 @@ def _send(ctx: pipeline.Context, args: argparse.Namespace) -> int:
     for reason in sent.evidence_left_out:
         print(f"test evidence leaves out {reason}")
     verb = "sent" if sent.really_sent else "wrote"
-    print(f"{verb} v{sent.version}: {len(sent.mails)} mail(s) in {sent.directory}")
+    print(f"{verb} {sent.series} v{sent.version}: {len(sent.mails)} mail(s) in {sent.directory}")
     print(f"recipients: {', '.join(sent.recipients) or 'none'}")
     print(
         f"round trip: the mails apply on the base to tree {sent.tree_hash}, the tree of "
         "`growstack apply --no-local`"
     )
-    print(f"b4 branch: {mail.B4_BRANCH} in {sent.tree}")
+    print(f"b4 branch: {sent.branch} in {sent.tree}")
     if sent.recorded:
         print(
-            f"patches/cover-letter now prepares v{sent.version + 1}: write its changes "
-            "and commit it"
+            f"patches/{sent.series}/cover-letter now prepares v{sent.version + 1}: write its "
+            "changes and commit it"
         )
     return Exit.OK
 

@@ -1,4 +1,4 @@
-"""patches/cover-letter: the series' cover letter, its version and its history.
+"""patches/NAME/cover-letter: a series' cover letter, its version and its history.
 
 The file is the single source of truth for what `growstack send` mails as
 patch 0. A header (up to the first blank line) holds the fields growstack
@@ -7,6 +7,7 @@ needs, the body is the letter itself:
     Subject: mm: dynamic kernel stacks
     Prefixes: RFC
     Version: 2
+    Depends-on: parisc-map-stack
     Change-Id: 20261121-growstack-0123456789ab
     Sent: v1 <git tree of patches/> <Message-ID of the mailed cover letter>
 
@@ -17,7 +18,8 @@ needs, the body is the letter itself:
 
     Cc: someone@example.org
 
-Lines starting with '#' are comments. `Version` is the version the next send
+Lines starting with '#' are comments. `Depends-on` names the series (folders
+of patches/) this one applies on top of. `Version` is the version the next send
 writes; each send raises it and records a `Sent` line, from which the
 range-diff of the next version is made. Anything still reading EDITME stops
 a send. Documentation/release.md describes the format for users.
@@ -26,6 +28,7 @@ a send. Documentation/release.md describes the format for users.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +36,7 @@ from .errors import Exit, GrowstackError, UsageError
 
 PLACEHOLDER = "EDITME"
 LINK_MASK = "https://lore.kernel.org/r/{}"
-_FIELDS = ("Subject", "Prefixes", "Version", "Change-Id", "Sent")
+_FIELDS = ("Subject", "Prefixes", "Version", "Depends-on", "Change-Id", "Sent")
 _HEADER = re.compile(r"^([A-Za-z-]+):\s*(.*)$")
 _TRAILER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: \S")
 _CHANGES = re.compile(r"^Changes in v\d+:", re.M)
@@ -42,7 +45,7 @@ _CHANGES = re.compile(r"^Changes in v\d+:", re.M)
 @dataclass(frozen=True)
 class Sent:
     version: int
-    patches_tree: str  # git tree id of patches/ in the growstack repository
+    patches_tree: str  # git tree id of the series' folder (patches/ before several series)
     message_id: str
 
 
@@ -53,6 +56,7 @@ class CoverLetter:
     subject: str = ""
     prefixes: list[str] = field(default_factory=list)
     version: int = 1
+    depends_on: list[str] = field(default_factory=list)
     change_id: str | None = None
     sent: list[Sent] = field(default_factory=list)
     body: str = ""  # without comments and header
@@ -119,6 +123,8 @@ def _set_field(cover: CoverLetter, name: str, value: str, number: int) -> None:
         cover.subject = value
     elif name == "Prefixes":
         cover.prefixes = value.split()
+    elif name == "Depends-on":
+        cover.depends_on += value.replace(",", " ").split()
     elif name == "Change-Id":
         cover.change_id = value or None
     elif name == "Version":
@@ -178,14 +184,17 @@ def _split_trailers(body: str) -> tuple[str, str]:
     return body.strip(), ""
 
 
-def mail_text(cover: CoverLetter, evidence: str) -> str:
+def mail_text(cover: CoverLetter, evidence: str, prerequisites: Sequence[str] = ()) -> str:
     """The cover letter as b4 keeps it: subject, blank line, body.
 
-    Test evidence goes after the letter, before its trailers: b4 reads
-    To:/Cc: trailers from the last paragraph.
+    The series it applies on top of (`prerequisites`, one line each) and the
+    test evidence go after the letter, before its trailers: b4 reads To:/Cc:
+    trailers from the last paragraph.
     """
     letter, trailers = _split_trailers(cover.body)
-    return "\n\n".join(p for p in (cover.subject, letter, evidence.strip(), trailers) if p) + "\n"
+    based = "\n".join(["This series applies on top of:", *(f"- {p}" for p in prerequisites)])
+    parts = (cover.subject, letter, based if prerequisites else "", evidence.strip(), trailers)
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def with_range_diff(text: str, version: int, range_diff: str) -> str:

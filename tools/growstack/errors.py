@@ -26,7 +26,7 @@ class Exit(IntEnum):
     MAIL_FAILED = 10  # preparing or sending the series by mail
     EXPORT_DIFFERS = 11  # the applied series does not re-export to patches/ unchanged
     NO_IDENTITY = 12  # git user.name or user.email is not set
-    COVER_INCOMPLETE = 13  # patches/cover-letter still holds placeholders
+    COVER_INCOMPLETE = 13  # a cover letter still holds placeholders
     OUTPUT_NOT_EMPTY = 14  # the directory for the mails is not empty
     NO_SIGNING_KEY = 15  # b4 cannot sign: no patatt key; --no-sign
     RESULTS_DIFFER = 16  # growstack compare: some test's outcome changed
@@ -34,6 +34,7 @@ class Exit(IntEnum):
     KCIDB_REJECTED = 18  # growstack submit: the endpoint answered with an HTTP error
     KCIDB_UNREACHABLE = 19  # growstack submit: no answer in time, or no connection
     KCIDB_INVALID = 20  # a KCIDB document does not validate against its schema
+    OLD_LAYOUT = 21  # patches/ still holds one flat series: growstack migrate NAME
 
 
 MEANING = {
@@ -58,6 +59,7 @@ MEANING = {
     Exit.KCIDB_REJECTED: "the KCIDB endpoint refused the submission",
     Exit.KCIDB_UNREACHABLE: "the KCIDB endpoint did not answer",
     Exit.KCIDB_INVALID: "the KCIDB document does not validate",
+    Exit.OLD_LAYOUT: "patches/ is in the old single-series layout",
 }
 
 

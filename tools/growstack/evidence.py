@@ -3,9 +3,12 @@
 `growstack test` keeps its results per arch in <workdir>/results/<arch>.json,
 with the patch-ids of the commits it tested and the command it ran (other
 results there, such as `growstack boot`'s, do not have that command). Only
-results of exactly the series being mailed (plus, possibly, test-environment
-patches from patches/local/) on the same base count as evidence; others are
-left out with a warning, so a cover letter never quotes stale results.
+results on the same base that carry exactly the series being mailed, and each
+series it depends on, each whole and in order, count as evidence; the other
+commits tested may only be other series of the project and test-environment
+patches from patches/local/ (`growstack run` tests every series together).
+Others are left out with a warning, so a cover letter never quotes stale
+results.
 """
 
 from __future__ import annotations
@@ -28,26 +31,37 @@ class Result:
     status: str
     base: dict[str, str]
     command: str  # the growstack test command line that made it
-    local: list[str]  # patch-ids of test-environment patches that were applied too
+    extra: list[str]  # patch-ids tested too: other series, test-environment patches
 
 
-def _stale_reason(data: dict, mailed: list[str], local: set[str], base_commit: str) -> str | None:
+def _carries(tested: list[str], run: list[str]) -> bool:
+    """Whether `tested` holds `run` whole, in order, with nothing in between."""
+    return any(tested[i : i + len(run)] == run for i in range(len(tested) - len(run) + 1))
+
+
+def _stale_reason(
+    data: dict, runs: list[list[str]], allowed: set[str], base_commit: str
+) -> str | None:
     metadata = data["metadata"]
     tested = metadata.get("patches")
     if not isinstance(tested, list):
         return "it tested a tree with uncommitted changes"
     if metadata.get("base", {}).get("commit") != base_commit:
         return "it was tested on another base"
-    if tested[: len(mailed)] != mailed or not set(tested[len(mailed) :]) <= local:
+    needed = {pid for run in runs for pid in run}
+    if not all(_carries(tested, run) for run in runs) or not set(tested) <= needed | allowed:
         return "it tested another version of the series"
     return None
 
 
 def collect(
-    results_dir: Path, mailed: list[str], local: set[str], base_commit: str
+    results_dir: Path, runs: list[list[str]], allowed: set[str], base_commit: str
 ) -> tuple[list[Result], list[str]]:
-    """The results that are evidence for `mailed` (patch-ids), and why others are not."""
+    """The results that are evidence for the series `runs` (the patch-ids of the
+    series mailed and of each it depends on), and why others are not. `allowed`:
+    the patch-ids that may have been tested too."""
     found, skipped = [], []
+    needed = {pid for run in runs for pid in run}
     for path in sorted(results_dir.glob("*.json")):
         try:
             data = json.loads(path.read_text())
@@ -56,7 +70,7 @@ def collect(
             continue
         if not isinstance(data, dict) or not data.get("metadata", {}).get("reproduce"):
             continue  # not from `growstack test` (boot results), or from an older growstack
-        reason = _stale_reason(data, mailed, local, base_commit)
+        reason = _stale_reason(data, runs, allowed, base_commit)
         if reason:
             skipped.append(f"{path.name}: {reason}")
             continue
@@ -68,7 +82,7 @@ def collect(
                 status=data.get("status", ""),
                 base=metadata["base"],
                 command=metadata["reproduce"],
-                local=metadata["patches"][len(mailed) :],
+                extra=[pid for pid in metadata["patches"] if pid not in needed],
             )
         )
     if not found:
@@ -81,8 +95,12 @@ def collect(
     return found, skipped
 
 
-def render(results: list[Result], local_subjects: dict[str, str]) -> str:
-    """The evidence paragraph: a table of counts, the base, how to reproduce."""
+def render(results: list[Result], others: dict[str, str], local_subjects: dict[str, str]) -> str:
+    """The evidence paragraph: a table of counts, the base, how to reproduce.
+
+    `others` names the series of patch-ids that are not this series' own,
+    `local_subjects` the test-environment patches.
+    """
     width = max(len("arch"), *(len(r.arch) for r in results))
     rows = [f"  {'arch':<{width}}  " + "  ".join(f"{h:>7}" for h in _HEADINGS)]
     for r in results:
@@ -94,7 +112,10 @@ def render(results: list[Result], local_subjects: dict[str, str]) -> str:
         f"Base: Linux {base.get('kernel', '?')} ({base.get('source', '?')}), growstack "
         f"base commit {base.get('commit', '?')[:12]}."
     ]
-    extra = sorted({pid for r in results for pid in r.local})
+    along = sorted({others[pid] for r in results for pid in r.extra if pid in others})
+    if along:
+        prose.append(f"Tested with the series {', '.join(along)} applied too.")
+    extra = sorted({pid for r in results for pid in r.extra if pid in local_subjects})
     if extra:
         names = "; ".join(local_subjects.get(pid, pid[:12]) for pid in extra)
         prose.append(
@@ -111,6 +132,7 @@ def render(results: list[Result], local_subjects: dict[str, str]) -> str:
         "",
     ]
     for r in results:
-        apply = "growstack apply" if r.local else "growstack apply --no-local"
+        local = any(pid in local_subjects for pid in r.extra)
+        apply = "growstack apply" if local else "growstack apply --no-local"
         lines.append(f"  growstack tree && {apply} && {r.command}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ KERNEL_DEFAULT = "kunit-default"  # the tree's tools/testing/kunit/configs/defau
 _ENTRY = re.compile(r"^CONFIG_(\w+)=(\S+|\".*\")$")
 _NOT_SET = re.compile(r"^# CONFIG_(\w+) is not set$")
 _ARCH_LINE = re.compile(r"^#\s*arch:\s*(.+)$", re.M)
+_SERIES_LINE = re.compile(r"^#\s*series:\s*(.+)$", re.M)
 _RERUN_LINE = re.compile(r"^#\s*rerun:\s*(.*)$", re.M)
 
 Entries = dict[str, str]
@@ -59,14 +60,27 @@ def fragment_path(name: str, tree: Path, project: Project) -> Path:
     return path
 
 
-def available(project: Project, arch: str | None = None) -> list[str]:
-    """Our fragments, restricted to `arch` by an optional '# arch: a b' line."""
+def available(
+    project: Project, arch: str | None = None, series: set[str] | None = None
+) -> list[str]:
+    """Our fragments, restricted to `arch` by an optional '# arch: a b' line, and
+    to fragments of `series` by an optional '# series: NAME' line (the series
+    whose code the fragment tests: without that code its symbols do not exist)."""
     names = []
     for path in sorted(project.kunit.glob("*.kunitconfig")):
-        match = _ARCH_LINE.search(path.read_text())
-        if arch is None or not match or arch in match.group(1).replace(",", " ").split():
+        text = path.read_text()
+        if _names(_ARCH_LINE, text, arch) and _names(_SERIES_LINE, text, series):
             names.append(path.stem)
     return names
+
+
+def _names(line: re.Pattern[str], text: str, wanted: str | set[str] | None) -> bool:
+    """Whether a fragment's optional `line` (a list of names) admits `wanted`."""
+    match = line.search(text)
+    if wanted is None or not match:
+        return True
+    listed = set(match.group(1).replace(",", " ").split())
+    return bool(listed & ({wanted} if isinstance(wanted, str) else wanted))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Mail the series with b4: `growstack send`.
 
-The mailed series (patches/series; patches/local/ never) becomes the
-b4-managed branch b4/growstack in the release tree: `b4 prep -n` makes it at
-the base with b4's cover-letter commit, the series is cherry-picked onto it,
-the cover letter from patches/cover-letter, with the test evidence and the
+One series is mailed at a time (patches/NAME/series; patches/local/ never).
+It becomes the b4-managed branch b4/NAME in the release tree, which carries
+the series it depends on below it: `b4 prep -n` makes the branch at the top
+of those (the base when there are none) with b4's cover-letter commit, the
+series is cherry-picked onto it, the cover letter from
+patches/NAME/cover-letter, with the test evidence and the
 range-diff to the previous version, is stored with `b4 prep --edit-cover`,
 recipients come from get_maintainer.pl (`b4 prep --auto-to-cc`), and
 `b4 prep --check` must be clean. `b4 send -o DIR` writes the mails. Before
@@ -15,8 +17,9 @@ b4 always runs with --offline-mode. For writing mails it also gets
 sendemail.sendmailCmd=false: without a mail transport b4 would pick its web
 endpoint, and with this setting nothing could leave even by mistake.
 
-A send records itself in patches/cover-letter (see cover.py): the version,
-the git tree of patches/ it was made from, the cover letter's Message-ID.
+A send records itself in patches/NAME/cover-letter (see cover.py): the
+version, the git tree of patches/NAME/ it was made from, the cover letter's
+Message-ID.
 The next version's range-diff is made from that tree, so the history lives
 in the growstack repository, not in a work tree.
 """
@@ -40,14 +43,12 @@ from pathlib import Path
 
 import git
 
-from . import check, cover, deps, evidence, pipeline, series
+from . import check, cover, deps, evidence, layout, pipeline, series
 from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
 from .progress import Status
 from .project import Project
 from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, commit_message, open_repo
 
-B4_SERIES = "growstack"
-B4_BRANCH = f"b4/{B4_SERIES}"
 _TRACKING_MARKER = "--- b4-submit-tracking ---"
 _TRACKING_NOTE = "# This section is used internally by b4 prep for tracking purposes.\n"
 _CHECK_SUMMARY = re.compile(r"Success: (\d+), Warning: (\d+), Error: (\d+)")
@@ -56,15 +57,29 @@ _NO_KEY = ("no key configured", "signingkey is not set")
 _NO_IDENTITY = "returned no user.name or user.email"
 
 
+@dataclass(frozen=True)
+class Branch:
+    """The b4 branch of one series in the release tree."""
+
+    series: str  # the series' name, also b4's series name
+    fork: str  # the commit it starts at: the base, or the top of what the series depends on
+
+    @property
+    def name(self) -> str:
+        return f"b4/{self.series}"
+
+
 @dataclass
 class Sent:
+    series: str
     version: int
     directory: Path
     mails: list[Path]
     tree: Path  # the release tree holding the b4 branch
     tree_hash: str  # of the series applied from the mails
     recipients: list[str] = field(default_factory=list)
-    recorded: bool = False  # patches/cover-letter moved on to the next version
+    branch: str = ""  # the b4 branch in `tree`
+    recorded: bool = False  # the cover letter moved on to the next version
     really_sent: bool = False
     evidence_left_out: list[str] = field(default_factory=list)
 
@@ -180,9 +195,11 @@ def require_identity(cwd: Path) -> tuple[str, str]:
     return found[0], found[1]
 
 
-def output_directory(explicit: Path | None, workspace: Path, version: int, dry_run: bool) -> Path:
+def output_directory(
+    explicit: Path | None, workspace: Path, name: str, version: int, dry_run: bool
+) -> Path:
     """Where the mails go; it must be new or empty, so no mail is mixed up or lost."""
-    path = explicit or workspace / "mail" / f"v{version}{'-dry-run' if dry_run else ''}"
+    path = explicit or workspace / "mail" / name / f"v{version}{'-dry-run' if dry_run else ''}"
     path = path.resolve()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise GrowstackError(
@@ -204,20 +221,21 @@ def _project_repo(root: Path) -> git.Repo:
         ) from None
 
 
-def committed_patches(project: Project) -> str:
-    """The git tree id of patches/ at HEAD, which must hold every change to it."""
+def committed_patches(project: Project, folder: Path) -> str:
+    """The git tree id of `folder` (a series in patches/) at HEAD; patches/ must
+    hold no uncommitted change."""
     repo = _project_repo(project.root)
     if repo.git.status("--porcelain", "--", str(project.patches)):
         raise MailError(
             f"{project.patches} has uncommitted changes",
             "commit them first: a sent version is recorded by the git tree of "
-            "patches/, and its range-diff is made from it later",
+            "its series' folder, and its range-diff is made from it later",
         )
-    relative = project.patches.resolve().relative_to(Path(repo.working_dir).resolve())
+    relative = folder.resolve().relative_to(Path(repo.working_dir).resolve())
     try:
         return repo.git.rev_parse(f"HEAD:{relative.as_posix()}")
     except git.GitCommandError:
-        raise MailError(f"{project.patches} is not committed", "commit it first") from None
+        raise MailError(f"{folder} is not committed", "commit it first") from None
 
 
 def smtp_configured(cwd: Path) -> bool:
@@ -240,8 +258,8 @@ def sent_series(project: Project, sent: cover.Sent, into: Path) -> list[series.P
     )
     if listing.returncode != 0:
         raise MailError(
-            f"v{sent.version} was made from git tree {sent.patches_tree[:12]} of "
-            "patches/, which this repository does not have",
+            f"v{sent.version} was made from git tree {sent.patches_tree[:12]}, "
+            "which this repository does not have",
             "fetch the growstack history that sent it, then send again",
         )
     for line in listing.stdout.splitlines():
@@ -257,17 +275,18 @@ def sent_series(project: Project, sent: cover.Sent, into: Path) -> list[series.P
     return series.read_series(into / "series")
 
 
-def range_diff(tree: Path, old: list[series.Patch], version: int) -> str:
-    """`git range-diff` from an earlier version to the series on the work branch."""
+def range_diff(tree: Path, old: list[series.Patch], version: int, fork: str) -> str:
+    """`git range-diff` from an earlier version to the series on the work branch,
+    both on `fork`."""
     repo = open_repo(tree)
     branch = f"growstack-sent-v{version}"
-    repo.git.checkout("--quiet", "-B", branch, BASE_TAG)
+    repo.git.checkout("--quiet", "-B", branch, fork)
     try:
-        series.git_am(repo, old, restore=repo.commit(BASE_TAG).hexsha)
+        series.git_am(repo, old, restore=repo.commit(fork).hexsha)
     finally:
         repo.git.checkout("--quiet", WORK_BRANCH)
     result = subprocess.run(
-        ["git", "range-diff", "--no-color", f"{BASE_TAG}..{branch}", f"{BASE_TAG}..{WORK_BRANCH}"],
+        ["git", "range-diff", "--no-color", f"{fork}..{branch}", f"{fork}..{WORK_BRANCH}"],
         cwd=tree,
         capture_output=True,
         text=True,
@@ -283,27 +302,27 @@ def range_diff(tree: Path, old: list[series.Patch], version: int) -> str:
 # -- the b4 branch -----------------------------------------------------------------
 
 
-def _cover_commit(repo: git.Repo) -> str:
-    return repo.git.rev_list("--reverse", f"{BASE_TAG}..{B4_BRANCH}").split()[0]
+def _cover_commit(repo: git.Repo, branch: Branch) -> str:
+    return repo.git.rev_list("--reverse", f"{branch.fork}..{branch.name}").split()[0]
 
 
-def tracking(repo: git.Repo) -> dict:
+def tracking(repo: git.Repo, branch: Branch) -> dict:
     """b4's tracking data from its cover-letter commit."""
-    message = commit_message(repo.commit(_cover_commit(repo)))
+    message = commit_message(repo.commit(_cover_commit(repo, branch)))
     _, marker, data = message.partition(_TRACKING_MARKER)
     if not marker or "{" not in data:
         raise MailError(
-            f"b4 made no cover-letter commit on {B4_BRANCH}",
+            f"b4 made no cover-letter commit on {branch.name}",
             "growstack works with b4 0.16 (pip install 'b4>=0.16,<0.17')",
         )
     return json.loads(data[data.index("{") :])
 
 
-def _set_change_id(repo: git.Repo, change_id: str) -> None:
+def _set_change_id(repo: git.Repo, branch: Branch, change_id: str) -> None:
     """Give the new cover-letter commit (HEAD) the series' recorded change-id."""
     message = commit_message(repo.head.commit)
     text, _, _ = message.partition(_TRACKING_MARKER)
-    data = tracking(repo)
+    data = tracking(repo, branch)
     data["series"]["change-id"] = change_id
     new = f"{text}{_TRACKING_MARKER}\n{_TRACKING_NOTE}{json.dumps(data, indent=2)}\n"
     subprocess.run(
@@ -336,30 +355,33 @@ def _store_cover(tree: Path, text: str) -> None:
         os.unlink(handle.name)
 
 
-def build_branch(tree: Path, letter: cover.CoverLetter, text: str, diff: str | None) -> str:
+def build_branch(
+    tree: Path, branch: Branch, letter: cover.CoverLetter, text: str, diff: str | None
+) -> str:
     """The b4 branch for `letter`'s version with `text` as its cover; its change-id.
 
     The range-diff `diff` is added after `b4 prep --auto-to-cc`, which would
     otherwise put the recipients it finds below the range-diff's '---'.
     """
     repo = open_repo(tree)
-    if B4_BRANCH in repo.heads:
-        repo.git.branch("-D", B4_BRANCH)
-    args = ["prep", "-n", B4_SERIES, "-f", BASE_TAG]
+    if branch.name in repo.heads:
+        repo.git.branch("-D", branch.name)
+    args = ["prep", "-n", branch.series, "-f", branch.fork]
     if letter.version > 1:
         args += ["--force-revision", str(letter.version)]
     if letter.prefixes:
         args += ["--set-prefixes", *letter.prefixes]
     run_b4(tree, args)
     if letter.change_id:
-        _set_change_id(repo, letter.change_id)
-    repo.git.cherry_pick(f"{BASE_TAG}..{WORK_BRANCH}")
+        _set_change_id(repo, branch, letter.change_id)
+    repo.git.cherry_pick(f"{branch.fork}..{WORK_BRANCH}")
     _store_cover(tree, text)
     run_b4(tree, ["prep", "--auto-to-cc"])
     if diff is not None and letter.previous:
-        current = commit_message(repo.commit(_cover_commit(repo))).partition(_TRACKING_MARKER)[0]
+        current = commit_message(repo.commit(_cover_commit(repo, branch)))
+        current = current.partition(_TRACKING_MARKER)[0]
         _store_cover(tree, cover.with_range_diff(current, letter.previous.version, diff))
-    return tracking(repo)["series"]["change-id"]
+    return tracking(repo, branch)["series"]["change-id"]
 
 
 def b4_check(tree: Path, patches: list[Path], status: Status, out: Callable[[str], None]) -> None:
@@ -424,21 +446,22 @@ def recipients(mails: list[Path]) -> list[str]:
     return list(found)
 
 
-def round_trip(tree: Path, mails: list[Path]) -> str:
-    """Apply the written patch mails to the base with git am; the tree hash they give.
+def round_trip(tree: Path, branch: Branch, mails: list[Path]) -> str:
+    """Apply the written patch mails where the branch forks, with git am; the tree
+    hash they give.
 
-    It must be the tree of the work branch, which `growstack apply --no-local` made.
+    It must be the tree of the work branch: the series and what it depends on.
     """
     repo = open_repo(tree)
     want = repo.commit(WORK_BRANCH).tree.hexsha
     patches = [series.Patch(m, local=False) for m in mails if b"\ndiff --git " in m.read_bytes()]
     scratch = "growstack-round-trip"
-    repo.git.checkout("--quiet", "-B", scratch, BASE_TAG)
+    repo.git.checkout("--quiet", "-B", scratch, branch.fork)
     try:
-        series.git_am(repo, patches, restore=repo.commit(BASE_TAG).hexsha)
+        series.git_am(repo, patches, restore=repo.commit(branch.fork).hexsha)
         got = repo.head.commit.tree.hexsha
     finally:
-        repo.git.checkout("--quiet", "--force", B4_BRANCH)
+        repo.git.checkout("--quiet", "--force", branch.name)
         repo.git.branch("-D", scratch)
     if got != want:
         raise MailError(
@@ -467,10 +490,10 @@ def confirm(
         )
 
 
-def send_for_real(tree: Path, *, sign: bool) -> str:
+def send_for_real(tree: Path, branch: Branch, *, sign: bool) -> str:
     """`b4 send` through the user's mail transport; the cover letter's Message-ID."""
     run_b4(tree, ["send", *([] if sign else ["--no-sign"])], writing=False, interactive=True)
-    data = tracking(open_repo(tree))["series"]
+    data = tracking(open_repo(tree), branch)["series"]
     history = data.get("history", {}).get(f"v{data['revision'] - 1}", [])
     if not history:
         raise MailError(
@@ -491,12 +514,14 @@ def send(
     ctx: pipeline.Context,
     explicit_tree: Path | None = None,
     *,
+    name: str | None = None,
     output: Path | None = None,
     dry_run: bool = False,
     real: bool = False,
     sign: bool = True,
 ) -> Sent:
-    """Mail the version `patches/cover-letter` names, or write it to a directory.
+    """Mail the version of the series `name` (or the only one) that its cover
+    letter names, or write it to a directory.
 
     Every precondition that needs no tree is checked first, so a bad input
     costs no time; nothing is recorded unless the mails are written (or, with
@@ -504,39 +529,47 @@ def send(
     """
     b4_command()
     require_identity(ctx.workspace)
-    letter = cover.load(ctx.project.patches / "cover-letter")
+    chosen = layout.pick(ctx.project, name, "send")
+    letter = cover.load(chosen.cover_letter)
     cover.require_complete(letter)
-    directory = output_directory(output, ctx.workspace, letter.version, dry_run)
-    patches_tree = None if dry_run else committed_patches(ctx.project)
+    directory = output_directory(output, ctx.workspace, chosen.name, letter.version, dry_run)
+    patches_tree = None if dry_run else committed_patches(ctx.project, chosen.directory)
     if real and not smtp_configured(ctx.workspace):
         raise MailError(
             "no mail transport: git's sendemail.smtpServer (or sendmailCmd) is not set",
             "configure it for git send-email, or leave out --send and "
             "post the written mails yourself",
         )
-    tree = pipeline.release_tree(ctx, explicit_tree)
-    mailed = series.read_series(ctx.project.patches / "series")
+    mailed = series.read_series(chosen.series_file)
     if not mailed:
-        raise MailError("patches/series lists no patches", "there is nothing to mail")
-    proof, left_out = _evidence(ctx, tree, mailed)
+        raise MailError(f"{chosen.series_file} lists no patches", "there is nothing to mail")
+    tree = pipeline.release_tree(ctx, explicit_tree, only=chosen.name)
+    below = series.full_series(ctx.project, include_local=False, only=chosen.name)[: -len(mailed)]
+    repo = open_repo(tree)
+    fork = repo.git.rev_parse(f"{WORK_BRANCH}~{len(mailed)}") if below else BASE_TAG
+    branch = Branch(chosen.name, fork)
+    proof, left_out = _evidence(ctx, tree, chosen)
     diff = None
     if letter.previous:
         with tempfile.TemporaryDirectory() as scratch:
             old = sent_series(ctx.project, letter.previous, Path(scratch))
-            diff = range_diff(tree, old, letter.previous.version)
-    ctx.status.update(f"send: preparing {B4_BRANCH} (v{letter.version}) with b4", topic="mail")
-    change_id = build_branch(tree, letter, cover.mail_text(letter, proof), diff)
+            diff = range_diff(tree, old, letter.previous.version, fork)
+    ctx.status.update(f"send: preparing {branch.name} (v{letter.version}) with b4", topic="mail")
+    text = cover.mail_text(letter, proof, _prerequisites(ctx.project, chosen))
+    change_id = build_branch(tree, branch, letter, text, diff)
     b4_check(tree, [p.path for p in mailed], ctx.status, lambda line: print(line, file=ctx.out))
     directory.mkdir(parents=True, exist_ok=True)
     mails = write_mails(tree, directory, sign=sign)
     ctx.status.clear()
     result = Sent(
+        chosen.name,
         letter.version,
         directory,
         mails,
         tree,
-        round_trip(tree, mails),
+        round_trip(tree, branch, mails),
         recipients(mails),
+        branch=branch.name,
         evidence_left_out=left_out,
     )
     if real:
@@ -546,7 +579,7 @@ def send(
             for path in mails:  # ours, written a moment ago: a rerun needs the directory
                 path.unlink()
             raise
-        sent_id = send_for_real(tree, sign=sign)
+        sent_id = send_for_real(tree, branch, sign=sign)
         result.really_sent = True
     else:
         sent_id = message_id(mails)
@@ -556,17 +589,39 @@ def send(
     return result
 
 
-def _evidence(
-    ctx: pipeline.Context, tree: Path, mailed: list[series.Patch]
-) -> tuple[str, list[str]]:
-    ids = [series.patch_id(p.path.read_text(errors="replace")) or "" for p in mailed]
-    local = {
-        series.patch_id(p.path.read_text(errors="replace")) or "": series.subject(
-            p.path.read_text(errors="replace")
+def _prerequisites(project: Project, chosen: layout.Series) -> list[str]:
+    """One line per series `chosen` depends on: its subject and its last posting."""
+    lines = []
+    for dep in layout.with_dependencies(project, chosen.name)[:-1]:
+        letter = cover.load(dep.cover_letter)
+        last = max(letter.sent, key=lambda s: s.version) if letter.sent else None
+        where = (
+            f"v{last.version}, {cover.LINK_MASK.format(last.message_id)}"
+            if last
+            else "not posted yet"
         )
-        for p in series.read_series(ctx.project.local_patches / "series", local=True)
+        lines.append(f'"{letter.subject}" ({where})')
+    return lines
+
+
+def _evidence(ctx: pipeline.Context, tree: Path, chosen: layout.Series) -> tuple[str, list[str]]:
+    def ids(patches: list[series.Patch]) -> list[str]:
+        return [series.patch_id(p.path.read_text(errors="replace")) or "" for p in patches]
+
+    everything = layout.discover(ctx.project)
+    needed = {s.name for s in layout.with_dependencies(ctx.project, chosen.name)}
+    runs = [ids(series.read_series(s.series_file)) for s in everything if s.name in needed]
+    others = {
+        pid: s.name
+        for s in everything
+        if s.name not in needed
+        for pid in ids(series.read_series(s.series_file))
     }
+    local = {}
+    for p in series.read_series(ctx.project.local_patches / "series", local=True):
+        text = p.path.read_text(errors="replace")
+        local[series.patch_id(text) or ""] = series.subject(text)
     found, left_out = evidence.collect(
-        ctx.workspace / "results", ids, set(local), BaseInfo.of(tree).commit
+        ctx.workspace / "results", runs, set(others) | set(local), BaseInfo.of(tree).commit
     )
-    return evidence.render(found, local), left_out
+    return evidence.render(found, others, local), left_out

@@ -62,9 +62,10 @@ def current_tree(ctx: Context, explicit: Path | None) -> Path:
     raise UsageError("no work tree yet", "make one with `growstack tree`, or pass --tree")
 
 
-def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
+def release_tree(ctx: Context, explicit: Path | None = None, only: str | None = None) -> Path:
     """The tree `check` and `send` work in: the pinned base with the mailed series
-    applied and nothing else. growstack owns it and moves its branches."""
+    (`only`: that series on what it depends on) applied and nothing else.
+    growstack owns it and moves its branches."""
     if explicit:
         path = explicit.resolve()
     else:
@@ -83,7 +84,7 @@ def release_tree(ctx: Context, explicit: Path | None = None) -> Path:
     series.ensure_clean(repo, "growstack")
     if repo.head.is_detached or repo.active_branch.name != tree.WORK_BRANCH:
         repo.git.checkout("--quiet", tree.WORK_BRANCH)
-    mailed = series.full_series(ctx.project, include_local=False)
+    mailed = series.full_series(ctx.project, include_local=False, only=only)
     series.apply(path, mailed, fresh=True)
     ctx.status.log(f"release tree {path}: the {len(mailed)} mailed patch(es) applied on the base")
     return path

@@ -1,8 +1,9 @@
-"""The patch series: apply it to a work tree with git am, export it back.
+"""The patch series: apply them to a work tree with git am, export them back.
 
-patches/series lists the mailed patches in order, patches/local/series the
-test-environment patches applied after them (never mailed). Both follow the
-quilt convention: one file name per line, '#' comments, blank lines ignored.
+patches/NAME/series lists the mailed patches of the series NAME in order (see
+layout.py for the folders and their order), patches/local/series the
+test-environment patches applied after every series (never mailed). All follow
+the quilt convention: one file name per line, '#' comments, blank lines ignored.
 
 Apply is idempotent by patch-id; export is reproducible, so a tree that
 carries the series unchanged exports to a zero diff.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import git
 
+from . import layout
 from .errors import SeriesError, UsageError
 from .project import Project
 from .tree import BASE_TAG, commit_message, open_repo
@@ -76,14 +78,8 @@ class Patch:
 
 def read_series(series_file: Path, *, local: bool = False) -> list[Patch]:
     """The patches `series_file` lists, checking that each exists."""
-    if not series_file.exists():
-        return []
     patches = []
-    for number, raw in enumerate(series_file.read_text().splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, *options = line.split()
+    for number, name, options in layout.entries(series_file):
         if options and options != ["-p1"]:
             raise SeriesError(
                 f"{series_file}:{number}: unsupported options {' '.join(options)}",
@@ -99,8 +95,14 @@ def read_series(series_file: Path, *, local: bool = False) -> list[Patch]:
     return patches
 
 
-def full_series(project: Project, *, include_local: bool = True) -> list[Patch]:
-    mailed = read_series(project.patches / "series")
+def full_series(
+    project: Project, *, include_local: bool = True, only: str | None = None
+) -> list[Patch]:
+    """Every series in apply order (`only`: that series and what it depends on),
+    then the test-environment patches."""
+    mailed = [
+        p for s in layout.with_dependencies(project, only) for p in read_series(s.series_file)
+    ]
     if not include_local:
         return mailed
     return mailed + read_series(project.local_patches / "series", local=True)
@@ -314,24 +316,40 @@ def _guard_destination(project: Project) -> None:
 
 
 def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult:
-    """Write the commits since the base back to patches/ and patches/local/."""
+    """Write the commits since the base back to their series in patches/ (see route)."""
     repo = open_repo(tree)
     ensure_clean(repo, "export")
     _guard_destination(project)
-    old = full_series(project)
-    local_subjects = {subject(p.path.read_text(errors="replace")) for p in old if p.local}
-    mails = formatted(repo)
-    new: dict[bool, list[tuple[str, bytes]]] = {False: [], True: []}
-    for name, body in mails:
-        local = subject(body.decode(errors="replace")) in local_subjects
-        taken = {n for n, _ in new[local]}
+    folders = [s.directory for s in layout.discover(project)] + [project.local_patches]
+    old = [
+        (folder, name)
+        for folder in folders
+        for _, name, _ in layout.entries(folder / "series")
+        if (folder / name).is_file()
+    ]
+    new: dict[Path, list[tuple[str, bytes]]] = {folder: [] for folder in folders}
+    claims = Claims.of(project, folders)
+    previous: Path | None = None
+    for (name, body), commit in zip(formatted(repo), _commits(repo), strict=True):
+        title = subject(body.decode(errors="replace"))
+        folder = claims.route(name, title, previous)
+        if folder is None:
+            raise SeriesError(
+                f"cannot tell which series commit {commit[:12]} ('{title}') belongs to: "
+                "no patch in patches/ has its subject and no commit of a series comes before it",
+                f"add {name} to the series file of its series, or move the commit after "
+                "one of that series, then export again",
+            )
+        if folder != project.local_patches:
+            previous = folder
+        taken = {n for n, _ in new[folder]}
         stem, suffix, n = name[: -len(".patch")], "", 1
         while f"{stem}{suffix}.patch" in taken:
             n += 1
             suffix = f"-{n}"
-        new[local].append((f"{stem}{suffix}.patch", body))
-    kept = {(local, name) for local, group in new.items() for name, _ in group}
-    dropped = [p for p in old if (p.local, p.name) not in kept]
+        new[folder].append((f"{stem}{suffix}.patch", body))
+    kept = {(folder, name) for folder, group in new.items() for name, _ in group}
+    dropped = [folder / name for folder, name in old if (folder, name) not in kept]
     if dropped and not prune:
         raise SeriesError(
             f"export would remove {len(dropped)} patch(es) the tree does not carry "
@@ -339,12 +357,58 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
             "apply the series to the tree first, or pass --prune to drop them",
         )
     hidden = repo.git.ls_files("--others", "--ignored", "--exclude-standard").splitlines()
-    result = ExportResult(removed=[p.path for p in dropped], hidden=hidden)
-    for local, directory in ((False, project.patches), (True, project.local_patches)):
-        result.written += _write_series(directory, new[local])
+    result = ExportResult(removed=dropped, hidden=hidden)
+    for folder, mails in new.items():
+        result.written += _write_series(folder, mails)
     for path in result.removed:
         path.unlink(missing_ok=True)
     return result
+
+
+def _commits(repo: git.Repo) -> list[str]:
+    return repo.git.rev_list("--reverse", f"{BASE_TAG}..HEAD").split()
+
+
+@dataclass
+class Claims:
+    """Which folders of patches/ claim a commit, by its subject or its file name.
+
+    A commit belongs where a patch with its subject is; else where a series
+    file lists its file name (a line added by hand for a new commit); else
+    to the series of the commit before it, or to the only series there is.
+    Local patches are only ever matched, never inherited: a new commit after
+    them is a series patch. Two folders claiming one commit is ambiguous.
+    """
+
+    project: Project
+    series_folders: list[Path]
+    by_subject: dict[str, set[Path]]
+    by_name: dict[str, set[Path]]
+
+    @classmethod
+    def of(cls, project: Project, folders: list[Path]) -> Claims:
+        claims = cls(project, [f for f in folders if f != project.local_patches], {}, {})
+        for folder in folders:
+            for _, name, _ in layout.entries(folder / "series"):
+                claims.by_name.setdefault(name, set()).add(folder)
+                if (folder / name).is_file():
+                    title = subject((folder / name).read_text(errors="replace"))
+                    claims.by_subject.setdefault(title, set()).add(folder)
+        return claims
+
+    def route(self, name: str, title: str, previous: Path | None) -> Path | None:
+        """The folder for a commit's mail; None when that cannot be decided."""
+        for found in (self.by_subject.get(title, set()), self.by_name.get(name, set())):
+            if len(found) > 1:
+                names = " and ".join(sorted(str(f.relative_to(self.project.root)) for f in found))
+                raise SeriesError(
+                    f"commit '{title}' matches patches in both {names}",
+                    "keep its patch in one series only, then export again",
+                )
+            if found:
+                return next(iter(found))
+        only = self.series_folders[0] if len(self.series_folders) == 1 else None
+        return previous or only
 
 
 def _write_series(directory: Path, mails: list[tuple[str, bytes]]) -> list[Path]:

@@ -42,15 +42,19 @@ def make_tarball(
     return out
 
 
+SERIES = "tiny"  # the one series of make_project, patches/tiny/
+
+
 def make_project(root: Path, series: list[str] | None = None) -> Path:
-    """A growstack checkout skeleton with an optional series list."""
+    """A growstack checkout skeleton with one series, patches/tiny/, listing `series`."""
     (root / "patches" / "local").mkdir(parents=True, exist_ok=True)
+    (root / "patches" / SERIES).mkdir(exist_ok=True)
     (root / "kunit").mkdir(exist_ok=True)
     (root / "patches" / "base.toml").write_text(
         '[base]\nkernel = "6.12.7"\npackage = "linux-source-tiny"\n'
         'package_version = "1"\ntarball = "/nonexistent.tar.xz"\nsha256 = "00"\n'
     )
-    (root / "patches" / "series").write_text("\n".join(series or []) + "\n")
+    (root / "patches" / SERIES / "series").write_text("\n".join(series or []) + "\n")
     (root / "patches" / "local" / "series").write_text("")
     return root
 

@@ -14,7 +14,7 @@ from growstack import cover, ktap, pipeline, report, series, tree
 from growstack.progress import Status
 from growstack.project import Project
 
-from helpers import commit_change, git, make_project, make_tarball
+from helpers import SERIES, commit_change, git, make_project, make_tarball
 
 MAINTAINER = "Tiny Maintainer <maint@example.org>"
 LIST = "tiny-list@example.org"
@@ -84,7 +84,7 @@ def commit_project(project: Project, message: str) -> None:
 def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     """Project (in git, with a cover letter), workdir, dev tree, release tree, results."""
     project = Project(make_project(tmp / "project"))
-    (project.patches / "cover-letter").write_text(LETTER)
+    (project.patches / SERIES / "cover-letter").write_text(LETTER)
     git(project.root, "init", "-q")
     commit_project(project, "the project")
     tarball = tiny_tarball(tmp, checkpatch)
@@ -95,10 +95,10 @@ def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     commit_change(dev, "mm/local.c", "int local;\n", LOCAL_SUBJECT)
     series.export(dev, project)
     # The last commit is a test-environment patch: it moves to patches/local/.
-    mailed = (project.patches / "series").read_text().splitlines()
+    mailed = (project.patches / SERIES / "series").read_text().splitlines()
     local = mailed.pop()
-    shutil.move(project.patches / local, project.local_patches / local)
-    (project.patches / "series").write_text("\n".join(mailed) + "\n")
+    shutil.move(project.patches / SERIES / local, project.local_patches / local)
+    (project.patches / SERIES / "series").write_text("\n".join(mailed) + "\n")
     (project.local_patches / "series").write_text(local + "\n")
     commit_project(project, "the series")
     release = new_tree(tarball, work, tmp / "release")
@@ -127,7 +127,7 @@ def context(paths: dict[str, Path]) -> pipeline.Context:
 
 
 def letter(paths: dict[str, Path]) -> cover.CoverLetter:
-    return cover.load(paths["project"] / "patches" / "cover-letter")
+    return cover.load(paths["project"] / "patches" / SERIES / "cover-letter")
 
 
 def results_counts(path: Path) -> dict[str, int]:

@@ -14,7 +14,7 @@ import pytest
 from growstack import check, pipeline, series
 from growstack.errors import CheckFailed, Exit, GrowstackError
 
-from helpers import commit_change, git
+from helpers import SERIES, commit_change, git
 from release_helpers import LOCAL_SUBJECT, commit_project, context, make_release, status
 from test_cli import assert_one_line_error, growstack
 
@@ -49,13 +49,13 @@ def test_a_clean_series_passes(tmp_path: Path) -> None:
     paths = make_release(tmp_path)
     result = run_check(paths)
     assert result.returncode == 0, result.stderr
-    assert "check passed: 2 patch(es)" in result.stdout
+    assert "check passed: all series, 2 patch(es)" in result.stdout
     assert "apply on the base and export back unchanged" in result.stderr
 
 
 def test_a_patch_that_does_not_export_back_unchanged(tmp_path: Path) -> None:
     paths = make_release(tmp_path)
-    patch = paths["project"] / "patches" / "mm-add-stack.patch"
+    patch = paths["project"] / "patches" / SERIES / "mm-add-stack.patch"
     # git am takes it as it is, but export writes the all-zero hash growstack pins.
     patch.write_text(
         patch.read_text().replace(
@@ -65,7 +65,9 @@ def test_a_patch_that_does_not_export_back_unchanged(tmp_path: Path) -> None:
     )
     commit_project(context(paths).project, "a patch not made by export")
     result = run_check(paths)
-    assert_one_line_error(result, Exit.EXPORT_DIFFERS, "patches/mm-add-stack.patch would change")
+    assert_one_line_error(
+        result, Exit.EXPORT_DIFFERS, "patches/tiny/mm-add-stack.patch would change"
+    )
 
 
 def test_checkpatch_findings_are_listed_and_counted(tmp_path: Path) -> None:
@@ -75,11 +77,11 @@ def test_checkpatch_findings_are_listed_and_counted(tmp_path: Path) -> None:
         result,
         Exit.CHECK_FAILED,
         "1 error(s), 0 warning(s), 1 check(s) in 1 of 2 patch(es)",
-        "first: patches/mm-add-stack.patch:9: ERROR: trailing whitespace",
+        "first: patches/tiny/mm-add-stack.patch:9: ERROR: trailing whitespace",
     )
     assert result.stdout.splitlines() == [
-        "patches/mm-add-stack.patch:9: ERROR: trailing whitespace",
-        "patches/mm-add-stack.patch:12: CHECK: Alignment should match open parenthesis",
+        "patches/tiny/mm-add-stack.patch:9: ERROR: trailing whitespace",
+        "patches/tiny/mm-add-stack.patch:12: CHECK: Alignment should match open parenthesis",
     ]
 
 
@@ -87,7 +89,7 @@ def test_checkpatch_that_fails_without_findings_is_not_clean(tmp_path: Path) -> 
     paths = make_release(tmp_path, checkpatch="#!/bin/sh\necho 'cannot run' >&2\nexit 2\n")
     ctx = context(paths)
     tree = pipeline.release_tree(ctx, paths["release"])
-    patches = series.read_series(ctx.project.patches / "series")
+    patches = series.read_series(ctx.project.patches / SERIES / "series")
     with pytest.raises(CheckFailed, match=r"checkpatch.pl exited 2: cannot run"):
         check.checkpatch(tree, patches, ctx.project.root, status(), ctx.out)
 

@@ -18,7 +18,7 @@ import pytest
 
 from growstack.errors import Exit
 
-from helpers import commit_change, fake_kunit_tree, git, make_project, make_tarball
+from helpers import SERIES, commit_change, fake_kunit_tree, git, make_project, make_tarball
 
 
 def growstack(
@@ -123,12 +123,16 @@ def test_patch_that_does_not_apply(setup: dict[str, Path]) -> None:
 
 
 def test_malformed_patch(setup: dict[str, Path]) -> None:
-    (setup["project"] / "patches/mm-add-grows.patch").write_text("Subject: nothing\n\nhello\n")
+    (setup["project"] / f"patches/{SERIES}/mm-add-grows.patch").write_text(
+        "Subject: nothing\n\nhello\n"
+    )
     assert_one_line_error(run_in(setup, "apply"), Exit.SERIES_FAILED, "holds no diff")
 
 
 def test_series_names_a_missing_file(setup: dict[str, Path]) -> None:
-    (setup["project"] / "patches/series").write_text("mm-add-grows.patch\nmissing.patch\n")
+    (setup["project"] / f"patches/{SERIES}/series").write_text(
+        "mm-add-grows.patch\nmissing.patch\n"
+    )
     assert_one_line_error(run_in(setup, "apply"), Exit.SERIES_FAILED, "missing.patch")
 
 

@@ -88,8 +88,9 @@ def test_empty_parts_are_refused(text: str, missing: str) -> None:
     assert err.value.exit_code == Exit.COVER_INCOMPLETE
 
 
-def test_the_projects_cover_letter_parses() -> None:
-    letter = cover.load(REPO / "patches" / "cover-letter")
+@pytest.mark.parametrize("name", ["parisc-map-stack", "dynamic-stacks"])
+def test_the_projects_cover_letters_parse(name: str) -> None:
+    letter = cover.load(REPO / "patches" / name / "cover-letter")
     assert letter.subject and letter.body and letter.version >= 1
 
 
@@ -136,3 +137,13 @@ def test_first_send_adds_change_id_and_a_changelog(body: str, before: str | None
         assert after.body.endswith(f"kernel.org/r/m@x\n\n{before}")
     else:
         assert after.body.endswith("- Link to v1: https://lore.kernel.org/r/m@x")
+
+
+def test_mail_text_names_the_series_it_applies_on_top_of() -> None:
+    letter = parsed("Subject: s\nDepends-on: a, b\n\nThe letter.\n\nCc: x <x@example.org>\n")
+    assert letter.depends_on == ["a", "b"]
+    text = cover.mail_text(letter, "", ['"mm: a" (v2, https://lore.kernel.org/r/id)'])
+    assert text == (
+        "s\n\nThe letter.\n\nThis series applies on top of:\n"
+        '- "mm: a" (v2, https://lore.kernel.org/r/id)\n\nCc: x <x@example.org>\n'
+    )

@@ -41,8 +41,8 @@ def test_only_results_of_this_series_count(tmp_path: Path) -> None:
     write(results, "parisc", ["p1", "p2"], base={**BASE, "commit": "other"})
     write(results, "arm64", None)
     write(results, "um-boot-workload", ["p1", "p2"], reproduce=None)  # not a test run
-    found, left_out = evidence.collect(results, ["p1", "p2"], {"local1"}, BASE["commit"])
-    assert [r.arch for r in found] == ["um"] and found[0].local == ["local1"]
+    found, left_out = evidence.collect(results, [["p1", "p2"]], {"local1"}, BASE["commit"])
+    assert [r.arch for r in found] == ["um"] and found[0].extra == ["local1"]
     assert left_out == [
         "arm64.json: it tested a tree with uncommitted changes",
         "parisc.json: it was tested on another base",
@@ -57,7 +57,7 @@ def test_a_patch_that_is_neither_mailed_nor_local_is_not_evidence(tmp_path: Path
         match=r"no test results of this version of the series in "
         r".*um.json: it tested another version",
     ):
-        evidence.collect(tmp_path / "results", ["p1", "p2"], {"local1"}, BASE["commit"])
+        evidence.collect(tmp_path / "results", [["p1", "p2"]], {"local1"}, BASE["commit"])
 
 
 def test_no_results_at_all(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_no_results_at_all(tmp_path: Path) -> None:
         match=r"no test results .*; run `growstack apply` and "
         r"`growstack test`",
     ):
-        evidence.collect(tmp_path / "results", ["p1"], set(), BASE["commit"])
+        evidence.collect(tmp_path / "results", [["p1"]], set(), BASE["commit"])
 
 
 def test_rendered_evidence_has_counts_base_and_commands(tmp_path: Path) -> None:
@@ -76,8 +76,8 @@ def test_rendered_evidence_has_counts_base_and_commands(tmp_path: Path) -> None:
         ["p1", "local1"],
         reproduce="growstack test --arch um --fragment mman",
     )
-    found, _ = evidence.collect(tmp_path / "results", ["p1"], {"local1"}, BASE["commit"])
-    text = evidence.render(found, {"local1": "parisc: clamp the cache stride"})
+    found, _ = evidence.collect(tmp_path / "results", [["p1"]], {"local1"}, BASE["commit"])
+    text = evidence.render(found, {}, {"local1": "parisc: clamp the cache stride"})
     counts = data["counts"]
     row = next(line for line in text.splitlines() if line.strip().startswith("um "))
     assert row.split()[1:] == [
@@ -97,7 +97,22 @@ def test_rendered_evidence_has_counts_base_and_commands(tmp_path: Path) -> None:
 
 def test_results_without_local_patches_reproduce_with_no_local(tmp_path: Path) -> None:
     write(tmp_path / "results", "um", ["p1"])
-    found, _ = evidence.collect(tmp_path / "results", ["p1"], {"local1"}, BASE["commit"])
-    text = evidence.render(found, {})
+    found, _ = evidence.collect(tmp_path / "results", [["p1"]], {"local1"}, BASE["commit"])
+    text = evidence.render(found, {}, {})
     assert "test-environment" not in text
     assert "growstack apply --no-local && growstack test --arch um" in text
+
+
+def test_a_series_tested_with_others_counts_when_it_is_whole(tmp_path: Path) -> None:
+    """`growstack run` tests every series together, in dependency then name order."""
+    results = tmp_path / "results"
+    write(results, "um", ["d1", "d2", "p1", "p2", "local1"])
+    write(results, "x86_64", ["p1", "d1", "p2"])  # interleaved: not this series as mailed
+    found, left_out = evidence.collect(
+        results, [["p1", "p2"]], {"d1", "d2", "local1"}, BASE["commit"]
+    )
+    assert [r.arch for r in found] == ["um"]
+    assert left_out == ["x86_64.json: it tested another version of the series"]
+    text = evidence.render(found, {"d1": "dynamic-stacks", "d2": "dynamic-stacks"}, {})
+    assert "Tested with the series dynamic-stacks applied too." in " ".join(text.split())
+    assert "growstack apply --no-local" in text

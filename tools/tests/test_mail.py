@@ -18,7 +18,7 @@ from growstack import cover, mail, pipeline, series, tree
 from growstack.errors import Exit
 from growstack.project import Project
 
-from helpers import commit_change, git
+from helpers import SERIES, commit_change, git
 from release_helpers import (
     LIST,
     LOCAL_SUBJECT,
@@ -50,9 +50,9 @@ def body(path: Path) -> str:
 
 
 def test_first_send_writes_the_series_and_records_v1(release: dict[str, Path]) -> None:
-    patches_tree = git(release["project"], "rev-parse", "HEAD:patches")
+    patches_tree = git(release["project"], "rev-parse", f"HEAD:patches/{SERIES}")
     sent = mail.send(context(release), release["release"], sign=False)
-    assert sent.directory == (release["work"] / "mail" / "v1").resolve() and sent.recorded
+    assert sent.directory == (release["work"] / "mail" / SERIES / "v1").resolve() and sent.recorded
     subjects = [str(message(m)["Subject"]) for m in sent.mails]
     assert subjects == [
         "[PATCH 0/2] mm: grow the tiny things",
@@ -114,7 +114,7 @@ def test_mails_round_trip_to_the_tree_of_apply_no_local(
 
 def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
     first = mail.send(context(release), release["release"], sign=False)
-    path = release["project"] / "patches" / "cover-letter"
+    path = release["project"] / "patches" / SERIES / "cover-letter"
     path.write_text(
         path.read_text().replace("EDITME: what changed since v1.", "mm/stack.c: a second stack.")
     )
@@ -138,10 +138,10 @@ def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
 
 
 def test_dry_run_records_nothing(release: dict[str, Path]) -> None:
-    before = (release["project"] / "patches" / "cover-letter").read_text()
+    before = (release["project"] / "patches" / SERIES / "cover-letter").read_text()
     sent = mail.send(context(release), release["release"], sign=False, dry_run=True)
     assert sent.directory.name == "v1-dry-run" and len(sent.mails) == 3 and not sent.recorded
-    assert (release["project"] / "patches" / "cover-letter").read_text() == before
+    assert (release["project"] / "patches" / SERIES / "cover-letter").read_text() == before
 
 
 def run_send(
@@ -172,7 +172,7 @@ def test_no_git_identity(release: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_cover_letter_with_placeholders(release: dict[str, Path]) -> None:
-    path = release["project"] / "patches" / "cover-letter"
+    path = release["project"] / "patches" / SERIES / "cover-letter"
     path.write_text(path.read_text().replace("says how.", "says how. EDITME: numbers"))
     commit_project(Project(release["project"]), "placeholder")
     result = run_send(release)
@@ -194,7 +194,7 @@ def test_no_signing_key_offers_no_sign(release: dict[str, Path], tmp_path: Path)
 
 
 def test_uncommitted_patches_are_not_sent(release: dict[str, Path]) -> None:
-    path = release["project"] / "patches" / "cover-letter"
+    path = release["project"] / "patches" / SERIES / "cover-letter"
     path.write_text(path.read_text() + "\nMore.\n")
     result = run_send(release)
     assert_one_line_error(result, Exit.MAIL_FAILED, "has uncommitted changes", "commit them")
@@ -249,10 +249,10 @@ def test_check_and_send_leave_a_users_dirty_tree_alone(release: dict[str, Path])
 def test_tree_records_where_the_b4_branch_is(release: dict[str, Path]) -> None:
     sent = mail.send(context(release), release["release"], sign=False)
     repo = tree.open_repo(sent.tree)
-    assert repo.active_branch.name == mail.B4_BRANCH
+    assert repo.active_branch.name == sent.branch == f"b4/{SERIES}"
     info = subprocess.run(
         [mail.b4_command(), "prep", "--show-info"], cwd=sent.tree, capture_output=True, text=True
     ).stdout
-    assert "revision: 1" in info and f"branch: {mail.B4_BRANCH}" in info
+    assert "revision: 1" in info and f"branch: {sent.branch}" in info
     assert pipeline.release_tree(context(release), sent.tree) == sent.tree
     assert repo.active_branch.name == tree.WORK_BRANCH

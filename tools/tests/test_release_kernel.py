@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from growstack import check, mail, pipeline, series, tree
+from growstack import check, layout, mail, pipeline, series, tree
 from growstack.errors import CheckFailed, Exit, GrowstackError
 from growstack.project import Project
 
@@ -34,7 +34,8 @@ GET_MAINTAINER = ["--nogit", "--nogit-fallback", "--nogit-chief-penguins", "--no
 
 
 def mailed(project: Project) -> list[series.Patch]:
-    return series.read_series(project.patches / "series")
+    """Every series' patches, in the order `check` and `apply` take them."""
+    return series.full_series(project, include_local=False)
 
 
 def copy_project(project: Project, root: Path) -> Project:
@@ -61,6 +62,17 @@ def with_commits_on_top(
         repo.git.checkout("--quiet", "--force", tree.WORK_BRANCH)
         repo.git.branch("-D", "growstack-test-extra")
     return pipeline.Context(copy, ctx.workspace, ctx.status, out=io.StringIO())
+
+
+def test_check_takes_the_parisc_series_alone(kernel_context: pipeline.Context) -> None:
+    """parisc-map-stack depends on nothing: it applies, re-exports and passes
+    checkpatch on the bare base, without dynamic-stacks."""
+    name = "parisc-map-stack"
+    path = pipeline.release_tree(kernel_context, only=name)
+    own = series.read_series(layout.find(kernel_context.project, name).series_file)
+    carried = git(path, "log", "--reverse", "--format=%s", f"{tree.BASE_TAG}..{tree.WORK_BRANCH}")
+    assert carried.splitlines() == [series.subject(p.path.read_text()) for p in own]
+    assert check.hygiene(kernel_context, path, name) == len(own)
 
 
 def test_every_prefix_builds_and_a_rerun_builds_nothing(kernel_context: pipeline.Context) -> None:
@@ -158,17 +170,21 @@ def clean_prefix(ctx: pipeline.Context) -> int:
     return len(mailed(ctx.project))
 
 
-def mail_only(project: Project, count: int) -> None:
-    """Mail the first `count` patches; the others become test-environment patches,
-    so the results of the whole series are still this version's evidence."""
-    patches = mailed(project)
+def mail_only(project: Project, count: int) -> layout.Series:
+    """Mail the first `count` patches of the first series, the only one left; all
+    others become test-environment patches, so the results of every series
+    together are still this version's evidence."""
+    first, *rest = layout.discover(project)
+    patches = series.read_series(first.series_file)
+    later = patches[count:] + [p for s in rest for p in series.read_series(s.series_file)]
     local = series.read_series(project.local_patches / "series", local=True)
-    for patch in patches[count:]:
+    for patch in later:
         shutil.move(patch.path, project.local_patches / patch.name)
-    (project.patches / "series").write_text("".join(f"{p.name}\n" for p in patches[:count]))
-    (project.local_patches / "series").write_text(
-        "".join(f"{p.name}\n" for p in patches[count:] + local)
-    )
+    for s in rest:
+        shutil.rmtree(s.directory)
+    first.series_file.write_text("".join(f"{p.name}\n" for p in patches[:count]))
+    (project.local_patches / "series").write_text("".join(f"{p.name}\n" for p in later + local))
+    return first
 
 
 def test_send_writes_mails_that_round_trip(
@@ -177,8 +193,8 @@ def test_send_writes_mails_that_round_trip(
     count = clean_prefix(kernel_context)
     assert count > 0, "send needs a checkpatch-clean first patch (see growstack check)"
     project = copy_project(kernel_context.project, tmp_path / "project")
-    mail_only(project, count)
-    (project.patches / "cover-letter").write_text(
+    chosen = mail_only(project, count)
+    chosen.cover_letter.write_text(
         "Subject: the growstack series\nVersion: 1\n\nA letter for the test.\n"
     )
     git(project.root, "init", "-q")
@@ -237,4 +253,4 @@ def test_send_writes_mails_that_round_trip(
         shutil.rmtree(fresh_dir)
     print(f"round trip: by mail {by_mail}, by apply --no-local {by_apply}")
     assert by_mail == by_apply == sent.tree_hash
-    assert sent.recorded and "Version: 2" in (project.patches / "cover-letter").read_text()
+    assert sent.recorded and "Version: 2" in chosen.cover_letter.read_text()

@@ -12,7 +12,7 @@ from growstack.errors import Exit, SeriesError
 from growstack.progress import Status
 from growstack.project import Project
 
-from helpers import commit_change, git, make_project, make_tarball
+from helpers import SERIES, commit_change, git, make_project, make_tarball
 
 SPEC = tree.BaseSpec(
     kernel="6.12.7", package="none", package_version="1", tarball="/none", sha256="00"
@@ -68,11 +68,11 @@ def carried(path: Path) -> list[str]:
 
 def test_export_writes_named_patches_and_series(developed: tuple[Project, Path]) -> None:
     project, _ = developed
-    assert (project.patches / "series").read_text().split() == [
+    assert (project.patches / SERIES / "series").read_text().split() == [
         "mm-add-grows.patch",
         "mm-add-stack.patch",
     ]
-    mail = (project.patches / "mm-add-grows.patch").read_text()
+    mail = (project.patches / SERIES / "mm-add-grows.patch").read_text()
     assert mail.startswith("From 0000000000000000000000000000000000000000 ")
     assert "Subject: [PATCH] mm: add grows" in mail
     assert "\n-- \n" not in mail  # no version signature
@@ -131,8 +131,8 @@ def test_export_picks_up_an_edit(developed: tuple[Project, Path]) -> None:
         "--no-edit",
     )
     result = series.export(path, project)
-    assert result.written == [project.patches / "mm-add-stack.patch"]
-    assert "+int stack = 1;" in (project.patches / "mm-add-stack.patch").read_text()
+    assert result.written == [project.patches / SERIES / "mm-add-stack.patch"]
+    assert "+int stack = 1;" in (project.patches / SERIES / "mm-add-stack.patch").read_text()
 
 
 def test_export_names_new_files_the_trees_gitignore_hides(developed: tuple[Project, Path]) -> None:
@@ -173,8 +173,10 @@ def test_local_patches_stay_local(
     commit_change(path, "test-env.c", "int qemu_quirk;\n", "test: work around the emulator")
     # Declare the new commit a test-environment patch, then export again.
     series.export(path, project)
-    shutil.move(project.patches / "test-work-around-the-emulator.patch", project.local_patches)
-    (project.patches / "series").write_text("mm-add-grows.patch\nmm-add-stack.patch\n")
+    shutil.move(
+        project.patches / SERIES / "test-work-around-the-emulator.patch", project.local_patches
+    )
+    (project.patches / SERIES / "series").write_text("mm-add-grows.patch\nmm-add-stack.patch\n")
     (project.local_patches / "series").write_text("test-work-around-the-emulator.patch\n")
     result = series.export(path, project)
     assert result.written == [] and result.removed == []
@@ -209,7 +211,7 @@ def test_conflicting_patch_leaves_the_tree_as_it_was(
 
 def test_malformed_patch_is_refused(tmp_path: Path, tarball: Path, workspace: Path) -> None:
     project = Project(make_project(tmp_path / "project", ["broken.patch"]))
-    (project.patches / "broken.patch").write_text("this is not a patch\n")
+    (project.patches / SERIES / "broken.patch").write_text("this is not a patch\n")
     path = new_tree(tarball, workspace, "t")
     with pytest.raises(SeriesError, match="holds no diff"):
         series.apply(path, series.full_series(project))
@@ -220,7 +222,7 @@ def test_mail_without_author_is_refused(
     tmp_path: Path, developed: tuple[Project, Path], tarball: Path, workspace: Path
 ) -> None:
     project, _ = developed
-    mail = project.patches / "mm-add-grows.patch"
+    mail = project.patches / SERIES / "mm-add-grows.patch"
     mail.write_text(
         "\n".join(line for line in mail.read_text().splitlines() if not line.startswith("From: "))
         + "\n"
@@ -239,7 +241,7 @@ def test_series_naming_a_missing_file(tmp_path: Path) -> None:
 
 def test_series_with_unsupported_options(tmp_path: Path) -> None:
     project = Project(make_project(tmp_path / "project", ["a.patch -p0"]))
-    (project.patches / "a.patch").write_text("")
+    (project.patches / SERIES / "a.patch").write_text("")
     with pytest.raises(SeriesError, match="unsupported options -p0"):
         series.full_series(project)
 
@@ -273,10 +275,10 @@ def test_export_refuses_to_drop_patches(
     path = new_tree(tarball, workspace, "t")
     with pytest.raises(SeriesError, match="would remove 2 patch"):
         series.export(path, project)
-    assert (project.patches / "mm-add-grows.patch").is_file()
+    assert (project.patches / SERIES / "mm-add-grows.patch").is_file()
     series.export(path, project, prune=True)
-    assert not (project.patches / "mm-add-grows.patch").exists()
-    assert (project.patches / "series").read_text().strip() == ""
+    assert not (project.patches / SERIES / "mm-add-grows.patch").exists()
+    assert (project.patches / SERIES / "series").read_text().strip() == ""
 
 
 def test_export_refuses_uncommitted_patches_dir(developed: tuple[Project, Path]) -> None:
@@ -284,7 +286,7 @@ def test_export_refuses_uncommitted_patches_dir(developed: tuple[Project, Path])
     git(project.root, "init", "-q")
     git(project.root, "add", "-A")
     git(project.root, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "init")
-    edited = project.patches / "mm-add-grows.patch"
+    edited = project.patches / SERIES / "mm-add-grows.patch"
     edited.write_text(edited.read_text() + "my note\n")
     with pytest.raises(SeriesError, match="patches has uncommitted changes"):
         series.export(path, project)
@@ -336,7 +338,7 @@ def test_failed_replacement_restores_the_old_series(
     series.apply(path, series.full_series(project))
     before = git(path, "rev-parse", "HEAD")
     # A new version of the second patch that modifies a file the base lacks.
-    broken = project.patches / "mm-add-stack.patch"
+    broken = project.patches / SERIES / "mm-add-stack.patch"
     broken.write_text(
         broken.read_text()
         .replace("new file mode 100644\n", "")
