@@ -35,11 +35,12 @@ def test_workload_runs_on_four_cpus_and_powers_off(
     assert suites == {"workload": "PASS", "clean_shutdown": "PASS"}
     assert outcome.figures["threads"] == THREADS
     assert outcome.figures["fork_fail"] == 0 and outcome.figures["refill_fail"] == 0
-    # Idle threads keep less than their whole 16 KiB stack mapped.
+    # About one 4 KiB page per idle thread, where a plain stack takes 16 KiB. On
+    # 4 CPUs other tasks (kworkers) come and go meanwhile: a few pages either way.
     per_thread = (
         outcome.figures["stack_kb_idle_threads"] - outcome.figures["stack_kb_before"]
     ) / THREADS
-    assert 4.0 <= per_thread < 16.0
+    assert 3.5 <= per_thread < 5.0, outcome.figures
     assert outcome.command[0] == "qemu-system-x86_64"
 
 
