@@ -143,7 +143,7 @@ def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context, tmp_
         lambda: check.checkpatch(path, added, ctx.project.root, ctx.status, ctx.out),
         Exit.CHECK_FAILED,
         r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), 0 check\(s\) "
-        r"in 1 of 1 patch\(es\); first: patches/init-add-a-comment\.patch:\d+: ERROR: "
+        r"in 1 of 1 patch\(es\); first: patches/dynamic-stacks/init-add-a-comment\.patch:\d+: ERROR: "
         r"trailing whitespace",
         path,
     )
