@@ -143,8 +143,8 @@ def test_checkpatch_errors_stop_the_check(kernel_context: pipeline.Context, tmp_
         lambda: check.checkpatch(path, added, ctx.project.root, ctx.status, ctx.out),
         Exit.CHECK_FAILED,
         r"checkpatch --strict: 1 error\(s\), 0 warning\(s\), 0 check\(s\) "
-        r"in 1 of 1 patch\(es\); first: patches/dynamic-stacks/init-add-a-comment\.patch:\d+: ERROR: "
-        r"trailing whitespace",
+        r"in 1 of 1 patch\(es\); first: "
+        r"patches/dynamic-stacks/init-add-a-comment\.patch:\d+: ERROR: trailing whitespace",
         path,
     )
     assert isinstance(ctx.out, io.StringIO)
