@@ -8,7 +8,9 @@
  * that block on a barrier, reads nr_kernel_stack with all of them alive,
  * makes them run system calls that go deeper into the kernel (/proc files,
  * pipes), reads it again, and joins them.  With `bench=1` it loads
- * /kstack_bench.ko first, whose results the kernel prints.
+ * /kstack_bench.ko first, whose results the kernel prints, and after the
+ * forks times thread create+join, fork+exec+wait, pipe round trips and
+ * user page faults (run_microbenchmarks()).
  *
  * Figures are printed as "# growstack: NAME=VALUE" for the benchmark.
  */
@@ -16,10 +18,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -116,52 +120,192 @@ static int cmp_ll(const void *a, const void *b)
 }
 
 /*
- * Forks in FORK_BATCHES batches: the median batch is the typical cost, the
- * fastest the cost with the least interference from the host.
+ * Each microbenchmark runs its operation in BATCHES batches: the median
+ * batch is the typical cost, the fastest the cost with the least
+ * interference from the host.
  */
-#define FORK_BATCHES 10
+#define BATCHES 10
+
+/*
+ * Time @ops calls of @op, which returns 0 on success, and print the figures
+ * NAME_ns and NAME_min_ns: the time per call divided by @units (the pages
+ * one call touches).  Returns how many calls failed.
+ */
+static long time_batches(const char *name, long ops, long units, int (*op)(void *), void *arg)
+{
+	long per = ops / BATCHES, i, failed = 0;
+	long long ns[BATCHES];
+	char key[64];
+	int b;
+
+	for (b = 0; b < BATCHES; b++) {
+		long long start = now_ns();
+
+		for (i = 0; i < per; i++)
+			failed += op(arg) != 0;
+		ns[b] = per ? (now_ns() - start) / (per * units) : 0;
+	}
+	qsort(ns, BATCHES, sizeof(ns[0]), cmp_ll);
+	snprintf(key, sizeof(key), "%s_ns", name);
+	figure(key, ns[BATCHES / 2]);
+	snprintf(key, sizeof(key), "%s_min_ns", name);
+	figure(key, ns[0]);
+	return failed;
+}
+
+/* Wait for @pid: 0 if it exited with status 0. */
+static int reap(pid_t pid)
+{
+	int status;
+
+	return !(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		 !WEXITSTATUS(status));
+}
+
+static int fork_exit(void *unused)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	return reap(pid);
+}
+
+/* The program itself with the argument "exit" is the static program exec'd. */
+static int fork_exec(void *self)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(self, self, "exit", (char *)NULL);
+		_exit(127);
+	}
+	return reap(pid);
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static int thread_join(void *attr)
+{
+	pthread_t thread;
+
+	return pthread_create(&thread, attr, nothing, NULL) || pthread_join(thread, NULL);
+}
+
+/* One round trip: a byte to the partner and back, over two pipes. */
+static int ping(void *fds)
+{
+	int *fd = fds;
+	char byte = 0;
+
+	return write(fd[0], &byte, 1) != 1 || read(fd[1], &byte, 1) != 1;
+}
+
+/* Fresh anonymous memory, one write per page: an ordinary user page fault each. */
+#define FAULT_PAGES 256
+
+static int touch_pages(void *unused)
+{
+	long page = sysconf(_SC_PAGESIZE), i;
+	char *p = mmap(NULL, FAULT_PAGES * page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	/* One fault per page, never a huge page (fails harmlessly without THP). */
+	madvise(p, FAULT_PAGES * page, MADV_NOHUGEPAGE);
+	for (i = 0; i < FAULT_PAGES; i++)
+		((volatile char *)p)[i * page] = 1;
+	return munmap(p, FAULT_PAGES * page);
+}
+
+/*
+ * Pipe ping-pong with a child process, both on one CPU, so that every
+ * round trip is two context switches rather than two cross-CPU wake-ups.
+ */
+static long ping_pong(long round_trips)
+{
+	int there[2], back[2], fds[2];
+	cpu_set_t all, one;
+	long failed;
+	char byte;
+	pid_t pid;
+
+	if (pipe(there) || pipe(back))
+		return 1;
+	sched_getaffinity(0, sizeof(all), &all);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	pid = fork();
+	if (pid == 0) {
+		close(there[1]);
+		close(back[0]);
+		while (read(there[0], &byte, 1) == 1)
+			if (write(back[1], &byte, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(there[0]);
+	close(back[1]);
+	fds[0] = there[1];
+	fds[1] = back[0];
+	failed = pid < 0 ? 1 : time_batches("pipe_round_trip", round_trips, 1, ping, fds);
+	close(there[1]);	/* EOF: the child exits */
+	close(back[0]);
+	sched_setaffinity(0, sizeof(all), &all);
+	return failed + reap(pid);
+}
+
+/*
+ * With bench=1: what dynamic stacks might cost the rest of the system.
+ * "forks" sets the number of process and thread operations; the cheaper
+ * round trips and page faults get 10 and 100 times as many.
+ */
+static void run_microbenchmarks(const char *self)
+{
+	long ops = env_long("forks", 200), failed;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	failed = time_batches("thread_join", ops, 1, thread_join, &attr);
+	failed += time_batches("exec", ops, 1, fork_exec, (void *)self);
+	failed += ping_pong(10 * ops);
+	failed += time_batches("page_fault", 100 * ops / FAULT_PAGES, FAULT_PAGES,
+			       touch_pages, NULL);
+	result(!failed, "microbenchmarks", failed ? "%ld operations failed" : NULL, failed);
+}
 
 static void run_forks(void)
 {
-	long forks = env_long("forks", 200), per = forks / FORK_BATCHES, i, good = 0;
-	long long ns[FORK_BATCHES];
-	int b;
+	long forks = env_long("forks", 200) / BATCHES * BATCHES;
+	long failed = time_batches("fork_exit", forks, 1, fork_exit, NULL);
 
-	for (b = 0; b < FORK_BATCHES; b++) {
-		long long start = now_ns();
-
-		for (i = 0; i < per; i++) {
-			int status;
-			pid_t pid = fork();
-
-			if (pid == 0)
-				_exit(0);
-			if (pid > 0 && waitpid(pid, &status, 0) == pid &&
-			    WIFEXITED(status) && !WEXITSTATUS(status))
-				good++;
-		}
-		ns[b] = per ? (now_ns() - start) / per : 0;
-	}
-	qsort(ns, FORK_BATCHES, sizeof(ns[0]), cmp_ll);
-	figure("fork_exit_ns", ns[FORK_BATCHES / 2]);
-	figure("fork_exit_min_ns", ns[0]);
-	result(good == per * FORK_BATCHES, "fork_exit", "%ld of %ld children exited cleanly",
-	       good, per * FORK_BATCHES);
+	result(!failed, "fork_exit", "%ld of %ld children exited cleanly", forks - failed, forks);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	long bench = env_long("bench", 0);
 	long long value;
 
+	if (argc > 1 && !strcmp(argv[1], "exit"))
+		return 0;	/* exec'd by fork_exec() */
 	nr_threads = env_long("threads", 2000);
 	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: workload\n"
-	       "    1..%d\n", env_long("bench", 0) ? 7 : 6);
+	       "    1..%d\n", bench ? 8 : 6);
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
-	if (env_long("bench", 0))
+	if (bench)
 		load_bench();
 	/* Forks first: freeing thousands of stacks afterwards would slow them. */
 	run_forks();
+	if (bench)
+		run_microbenchmarks(argv[0]);
 	run_threads();
 	value = vmstat("kstack_refill_fail");
 	figure("refill_fail", value);
