@@ -104,11 +104,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--build-dir", type=Path, help="build output (default: in the workdir)")
     p.add_argument("--threads", type=int, default=2000, help="threads the workload starts")
-    p.add_argument("--forks", type=int, default=200, help="fork+exit pairs the workload times")
+    p.add_argument(
+        "--forks",
+        type=int,
+        default=200,
+        help="fork+exit pairs the workload times (with --bench also threads and execs)",
+    )
     p.add_argument(
         "--bench",
         action="store_true",
-        help="load the benchmark module first (scripts/bench-kstack uses it)",
+        help="load the benchmark module first, and run the microbenchmarks "
+        "(scripts/bench-kstack uses it)",
     )
     what = p.add_mutually_exclusive_group()
     what.add_argument(
