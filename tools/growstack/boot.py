@@ -134,6 +134,10 @@ STRESSES = {
 _KERNEL_COMPLAINT = re.compile(
     r"WARNING:|BUG:|possible circular locking|inconsistent lock state|Kernel panic"
 )
+# A KCSAN report: the header, the accesses with their stacks, up to a rule of '='.
+_KCSAN_REPORT = re.compile(r"BUG: KCSAN: ")
+_KCSAN_END = re.compile(r"^={20,}\s*$")
+_KSTACK_CODE = re.compile(r"\bkstack\w*\+0x")  # a frame in a kstack_* function
 
 
 @dataclass
@@ -180,6 +184,7 @@ class Machine:
     host_warnings: tuple[tuple[str, str], ...] = ()  # (console text, what it means)
     shutdown: str = "reboot: Power down"  # what the kernel prints when the program ends
     shutdown_env: tuple[str, ...] = ()  # how the program must end, for guest.h's shut_down()
+    stress_configs: tuple[str, ...] = ()  # what --stress adds on this arch, after STRESS_CONFIG
 
 
 def kernel_image(request: Request) -> Path:
@@ -258,6 +263,7 @@ MACHINES = {
         # No ACPI under qboot, so no power-off; -no-reboot ends QEMU on a restart.
         shutdown="reboot: Restarting system",
         shutdown_env=("shutdown=reboot",),
+        stress_configs=("boot/kcsan.config",),
     ),
 }
 
@@ -272,7 +278,7 @@ def machine(arch: str) -> Machine:
 
 def kernel_configs(project_kunit: Path, arch: str, *, stress: bool, bench: bool) -> list[Path]:
     """The config fragments of the kernel to boot: the arch's, and those a load adds."""
-    extra = [STRESS_CONFIG] if stress else []
+    extra = [STRESS_CONFIG, *machine(arch).stress_configs] if stress else []
     if bench and not machine(arch).modules:
         extra.append(MODULES_CONFIG)
     return [boot_config(project_kunit, arch), *(project_kunit / name for name in extra)]
@@ -421,7 +427,12 @@ def boot(request: Request, status: Status) -> Outcome:
     if request.crash:
         run = judge_crash(lines, returncode, request.crash, request.arch)
     else:
-        run = judge_program(lines, returncode, checkers=bool(request.stress), arch=request.arch)
+        kcsan = bool(request.stress) and _has_kcsan(request.build_dir)
+        run = judge_program(
+            lines, returncode, checkers=bool(request.stress), arch=request.arch, kcsan=kcsan
+        )
+        if kcsan:
+            figures["kcsan_reports"] = len(kcsan_reports(lines))
     seconds = {"build": marks["boot"] - marks["build"], "boot": marks["end"] - marks["boot"]}
     return Outcome(run, log_path, argv, returncode, figures, seconds)
 
@@ -481,13 +492,19 @@ def run_name(request: Request) -> str:
 
 
 def judge_program(
-    lines: list[str], returncode: int | None, checkers: bool = False, arch: str = "um"
+    lines: list[str],
+    returncode: int | None,
+    checkers: bool = False,
+    arch: str = "um",
+    kcsan: bool = False,
 ) -> ktap.Run:
     """The program's own KTAP, plus whether the machine then shut down cleanly.
 
     With `checkers`, also that no lockdep, DEBUG_VM or might_sleep report, and
-    no panic, came on the console. What the console says about the host is
-    named apart, as a host warning.
+    no panic, came on the console. With `kcsan`, that no KCSAN report has a
+    kstack function in its stacks; reports elsewhere in the kernel are not
+    ours to judge. What the console says about the host is named apart, as a
+    host warning.
     """
     run = ktap.parse(lines, timed_out=returncode is None)
     if returncode is None:
@@ -506,8 +523,22 @@ def judge_program(
             [line for line in lines if "panic" in line.lower()][:20],
         )
     run.tests.append(shutdown)
+    if kcsan:
+        ours = [r[0] for r in kcsan_reports(lines) if any(map(_KSTACK_CODE.search, r))]
+        run.tests.append(
+            _verdict(
+                "no_kstack_data_races",
+                not ours,
+                f"KCSAN reported {len(ours)} data race(s) in kstack code, the first: {ours[:1]}",
+                ours[:20],
+            )
+        )
     if checkers:
-        complaints = [line for line in lines if _KERNEL_COMPLAINT.search(line)]
+        complaints = [
+            line
+            for line in lines
+            if _KERNEL_COMPLAINT.search(line) and not _KCSAN_REPORT.search(line)
+        ]
         run.tests.append(
             _verdict(
                 "no_kernel_warnings",
@@ -520,6 +551,27 @@ def judge_program(
         if any(text in line for line in lines):
             run.host_warnings.append(meaning)
     return run
+
+
+def _has_kcsan(build_dir: Path) -> bool:
+    dot_config = build_dir / ".config"
+    return dot_config.is_file() and "CONFIG_KCSAN=y\n" in dot_config.read_text()
+
+
+def kcsan_reports(lines: list[str]) -> list[list[str]]:
+    """Each KCSAN report on the console, as its lines from the header on."""
+    reports: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines:
+        if _KCSAN_REPORT.search(line):
+            current = [line]
+            reports.append(current)
+        elif current is not None:
+            if _KCSAN_END.search(line.split("] ", 1)[-1]):
+                current = None
+            else:
+                current.append(line)
+    return reports
 
 
 def judge_crash(lines: list[str], returncode: int | None, crash: str, arch: str = "um") -> ktap.Run:

@@ -110,6 +110,40 @@ def test_a_stress_boot_fails_on_any_lockdep_or_vm_complaint() -> None:
     assert [t.name for t in boot.judge_program(clean, 0).tests] == ["workload", "clean_shutdown"]
 
 
+def kcsan_report(first: str, second: str) -> list[str]:
+    return [
+        "[   12.345678] ==================================================================",
+        f"[   12.345679] BUG: KCSAN: data-race in {first} / {second}",
+        "[   12.345680] ",
+        "[   12.345681] write to 0xffff888003c1e000 of 4 bytes by task 9 on cpu 1:",
+        f"[   12.345682]  {first}+0x1c/0x80",
+        "[   12.345683]  ret_from_fork+0x2d/0x50",
+        "[   12.345684] ",
+        "[   12.345685] read to 0xffff888003c1e000 of 4 bytes by task 1 on cpu 3:",
+        f"[   12.345686]  {second}+0x44/0x90",
+        "[   12.345687] ==================================================================",
+    ]
+
+
+def test_kcsan_fails_a_stress_boot_only_for_a_race_in_kstack_code() -> None:
+    elsewhere = kcsan_report("tick_sched_do_timer", "tick_nohz_next_event")
+    ours = kcsan_report("kstack_pool_give", "kstack_grow")
+    clean = [*WORKLOAD, *elsewhere, "reboot: Power down"]
+    run = boot.judge_program(clean, 0, checkers=True, kcsan=True)
+    assert run.status is ktap.Status.PASS
+    assert [t.name for t in run.tests][-2:] == ["no_kstack_data_races", "no_kernel_warnings"]
+    assert [len(r) for r in boot.kcsan_reports(clean)] == [8]
+    # A kstack frame anywhere in the report counts, not only in its header.
+    deep = [*elsewhere[:5], "[   12.3] kstack_refill+0x10/0x60", *elsewhere[5:]]
+    for lines in (ours, deep):
+        run = boot.judge_program([*WORKLOAD, *lines, "reboot: Power down"], 0, True, kcsan=True)
+        race = next(t for t in run.tests if t.name == "no_kstack_data_races")
+        assert race.status is ktap.Status.FAIL
+        assert race.log == [lines[1]]
+    # A kernel without KCSAN gets no verdict about it.
+    assert "no_kstack_data_races" not in [t.name for t in boot.judge_program(clean, 0, True).tests]
+
+
 def test_an_unknown_crash_is_refused_before_anything_is_built(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown crash 'boom' on um; pick one of overflow"):
         boot.boot(request(tmp_path, crash="boom"), Status(tty=False))
@@ -332,7 +366,7 @@ def test_each_boot_kernel_has_a_build_directory_of_its_own() -> None:
     assert configs("um", stress=False, bench=True) == "boot-um"  # um.config has modules
     assert configs("um", stress=True, bench=False) == "boot-um-stress"
     assert configs("x86_64", stress=False, bench=False) == "boot-x86_64"
-    assert configs("x86_64", stress=True, bench=False) == "boot-x86_64-stress"
+    assert configs("x86_64", stress=True, bench=False) == "boot-x86_64-stress-kcsan"
     assert configs("x86_64", stress=False, bench=True) == "boot-x86_64-modules"
 
 
