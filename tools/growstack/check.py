@@ -401,4 +401,4 @@ def default_fragments(ctx: pipeline.Context, arch: str, only: str | None = None)
     on): what they add, without every KUnit test in the kernel; kunit.py's default
     when there are none."""
     names = None if only is None else {s.name for s in layout.with_dependencies(ctx.project, only)}
-    return available(ctx.project, arch, names) or [KERNEL_DEFAULT]
+    return available(ctx.project, arch, names, variants=False) or [KERNEL_DEFAULT]

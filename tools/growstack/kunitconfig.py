@@ -21,6 +21,8 @@ _ENTRY = re.compile(r"^CONFIG_(\w+)=(\S+|\".*\")$")
 _NOT_SET = re.compile(r"^# CONFIG_(\w+) is not set$")
 _ARCH_LINE = re.compile(r"^#\s*arch:\s*(.+)$", re.M)
 _SERIES_LINE = re.compile(r"^#\s*series:\s*(.+)$", re.M)
+# A fragment that makes a different kernel (PREEMPT_RT, say): only when named.
+_VARIANT_LINE = re.compile(r"^#\s*variant\b", re.M)
 _RERUN_LINE = re.compile(r"^#\s*rerun:\s*(.*)$", re.M)
 
 Entries = dict[str, str]
@@ -61,14 +63,20 @@ def fragment_path(name: str, tree: Path, project: Project) -> Path:
 
 
 def available(
-    project: Project, arch: str | None = None, series: set[str] | None = None
+    project: Project,
+    arch: str | None = None,
+    series: set[str] | None = None,
+    variants: bool = True,
 ) -> list[str]:
     """Our fragments, restricted to `arch` by an optional '# arch: a b' line, and
     to fragments of `series` by an optional '# series: NAME' line (the series
-    whose code the fragment tests: without that code its symbols do not exist)."""
+    whose code the fragment tests: without that code its symbols do not exist).
+    Without `variants`, not those marked '# variant', which run only when named."""
     names = []
     for path in sorted(project.kunit.glob("*.kunitconfig")):
         text = path.read_text()
+        if not variants and _VARIANT_LINE.search(text):
+            continue
         if _names(_ARCH_LINE, text, arch) and _names(_SERIES_LINE, text, series):
             names.append(path.stem)
     return names

@@ -108,8 +108,11 @@ def build_dir(ctx: Context, path: Path, arch: str, explicit: Path | None = None)
 
 
 def fragment_names(ctx: Context, arch: str, names: list[str] | None) -> list[str]:
-    """`names`, or kunit.py's default plus every one of ours for `arch`."""
-    return names or [kunitconfig.KERNEL_DEFAULT, *kunitconfig.available(ctx.project, arch)]
+    """`names`, or kunit.py's default plus every one of ours for `arch` but the variants."""
+    return names or [
+        kunitconfig.KERNEL_DEFAULT,
+        *kunitconfig.available(ctx.project, arch, variants=False),
+    ]
 
 
 def fragments(ctx: Context, path: Path, arch: str, names: list[str] | None) -> list[Path]:

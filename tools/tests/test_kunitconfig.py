@@ -53,6 +53,15 @@ def test_available_respects_arch_lines(tmp_path: Path) -> None:
     assert kunitconfig.available(project) == ["all", "hppa"]
 
 
+def test_a_variant_runs_only_when_named(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path))
+    write(project.kunit / "all.kunitconfig", "CONFIG_KUNIT=y\n")
+    write(project.kunit / "rt.kunitconfig", "# variant: its own kernel\nCONFIG_PREEMPT_RT=y\n")
+    assert kunitconfig.available(project, "x86_64") == ["all", "rt"]
+    assert kunitconfig.available(project, "x86_64", variants=False) == ["all"]
+    assert kunitconfig.fragment_path("rt", tmp_path, project) == project.kunit / "rt.kunitconfig"
+
+
 def test_unknown_fragment_names_the_choices(tmp_path: Path) -> None:
     project = Project(make_project(tmp_path))
     write(project.kunit / "mine.kunitconfig", "CONFIG_KUNIT=y\n")
