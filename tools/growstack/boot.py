@@ -32,6 +32,7 @@ from .progress import Status
 
 GUEST = selftests.GUEST
 BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/
+GUEST_MODULES = GUEST / "modules"  # out-of-tree modules the programs load, built together
 BENCH_MODULE = "kstack_bench"
 _FIGURE = re.compile(r"# growstack: (\w+)=(-?\d+)\s*$")
 # UML 6.12 kills every process it runs on a host whose XSAVE area outgrows its own (AMX).
@@ -154,7 +155,7 @@ class Request:
     stress: str | None = None
     duration: int = 60  # seconds of stress load
     extra_fragments: list[Path] = field(default_factory=list)
-    bench_module: bool = False
+    modules: tuple[str, ...] = ()  # of GUEST_MODULES, built and put in the root
     mem: str = "1G"
     timeout: int = 300
     build: bool = True  # False: boot the kernel and module already built, as they are
@@ -185,6 +186,8 @@ class Machine:
     shutdown: str = "reboot: Power down"  # what the kernel prints when the program ends
     shutdown_env: tuple[str, ...] = ()  # how the program must end, for guest.h's shut_down()
     stress_configs: tuple[str, ...] = ()  # what --stress adds on this arch, after STRESS_CONFIG
+    stress_modules: tuple[str, ...] = ()  # what guest/stress.c loads on this arch
+    stress_env: tuple[str, ...] = ()  # and what it is told
 
 
 def kernel_image(request: Request) -> Path:
@@ -264,6 +267,10 @@ MACHINES = {
         shutdown="reboot: Restarting system",
         shutdown_env=("shutdown=reboot",),
         stress_configs=("boot/kcsan.config",),
+        # x86-64 system calls rarely leave a stack's first page, even under
+        # reclaim: the stress threads also go 12 KiB deep through a module.
+        stress_modules=("kstack_deep",),
+        stress_env=("deep=12288",),
     ),
 }
 
@@ -278,8 +285,9 @@ def machine(arch: str) -> Machine:
 
 def kernel_configs(project_kunit: Path, arch: str, *, stress: bool, bench: bool) -> list[Path]:
     """The config fragments of the kernel to boot: the arch's, and those a load adds."""
-    extra = [STRESS_CONFIG, *machine(arch).stress_configs] if stress else []
-    if bench and not machine(arch).modules:
+    target = machine(arch)
+    extra = [STRESS_CONFIG, *target.stress_configs] if stress else []
+    if (bench or (stress and target.stress_modules)) and not target.modules:
         extra.append(MODULES_CONFIG)
     return [boot_config(project_kunit, arch), *(project_kunit / name for name in extra)]
 
@@ -314,20 +322,20 @@ def prepare_kernel(request: Request, status: Status) -> None:
     build.make(
         request.tree, request.build_dir, arch, status, request.build_dir / "growstack-build.log"
     )
-    if request.bench_module:
-        _build_module(request, status)
+    if request.modules:
+        _build_modules(request, status)
 
 
 def _module_dir(request: Request) -> Path:
     return request.build_dir / "growstack-module"
 
 
-def _build_module(request: Request, status: Status) -> None:
-    """The benchmark module, built out of tree in a copy in the build directory."""
+def _build_modules(request: Request, status: Status) -> None:
+    """The guest modules, built out of tree in a copy in the build directory."""
     workdir = _module_dir(request)
     if workdir.exists():
         shutil.rmtree(workdir)
-    shutil.copytree(GUEST / BENCH_MODULE, workdir)
+    shutil.copytree(GUEST_MODULES, workdir)
     build.make(
         request.tree,
         request.build_dir,
@@ -339,10 +347,10 @@ def _build_module(request: Request, status: Status) -> None:
     )
 
 
-def _install_module(request: Request) -> Path:
-    module = _module_dir(request) / f"{BENCH_MODULE}.ko"
+def _install_module(request: Request, name: str) -> Path:
+    module = _module_dir(request) / f"{name}.ko"
     if not module.is_file():
-        raise UsageError(f"no benchmark module in {module.parent}", "boot once with a build")
+        raise UsageError(f"no module {name} in {module.parent}", "boot once with a build")
     shutil.copy2(module, request.root / module.name)
     return request.root / module.name
 
@@ -381,12 +389,12 @@ def command(request: Request) -> list[str]:
     if request.crash:
         crash = CRASHES[request.crash]
         env += [f"crash={crash.lkdtm}", *crash.env]
+    machine = MACHINES[request.arch]
     if request.stress:
         stress = STRESSES[request.stress]
-        env += [*stress.env, f"duration={request.duration}"]
+        env += [*stress.env, *machine.stress_env, f"duration={request.duration}"]
         args += stress.kernel_args
         mem = stress.mem
-    machine = MACHINES[request.arch]
     return machine.argv(request, mem, [*args, *env, *machine.shutdown_env])
 
 
@@ -412,8 +420,8 @@ def boot(request: Request, status: Status) -> Outcome:
         prepare_kernel(request, status)
     elif not kernel_image(request).is_file():
         raise UsageError(f"no kernel in {request.build_dir} to boot", "boot once with a build")
-    if request.bench_module:
-        module = _install_module(request)
+    for name in request.modules:
+        module = _install_module(request, name)
         files[module.name] = module
     if target.initramfs:
         initramfs.write(initramfs_path(request), files)

@@ -229,7 +229,9 @@ def boot_kernel(
         stress=stress,
         duration=duration,
         extra_fragments=configs[1:],
-        bench_module=bench,
+        modules=(
+            (boot.BENCH_MODULE,) if bench else boot.machine(arch).stress_modules if stress else ()
+        ),
         mem=mem,
         timeout=timeout,
         build=build,

@@ -307,7 +307,8 @@ def test_x86_64_crashes_and_loads_reach_the_program_and_the_memory_size(tmp_path
     stress = boot.command(request(tmp_path, arch="x86_64", stress="storm", program="stress"))
     assert stress[stress.index("-m") + 1] == "160M"
     assert stress[-1] == (
-        "console=ttyS0 panic=-1 rdinit=/stress fail_refill=90 duration=60 shutdown=reboot"
+        "console=ttyS0 panic=-1 rdinit=/stress fail_refill=90 deep=12288 duration=60 "
+        "shutdown=reboot"
     )
 
 
@@ -332,7 +333,7 @@ def test_an_x86_64_boot_packs_its_program_and_module_into_the_initramfs_it_boots
     module = tmp_path / "build/growstack-module/kstack_bench.ko"
     module.parent.mkdir(parents=True)
     module.write_bytes(b"\x7fELF-module")
-    req = request(tmp_path, arch="x86_64", build=False, bench_module=True)
+    req = request(tmp_path, arch="x86_64", build=False, modules=("kstack_bench",))
     outcome = boot.boot(req, Status(tty=False))
     assert outcome.run.status is ktap.Status.PASS
     archive = tmp_path / "build/growstack-boot-workload.cpio"
@@ -366,7 +367,7 @@ def test_each_boot_kernel_has_a_build_directory_of_its_own() -> None:
     assert configs("um", stress=False, bench=True) == "boot-um"  # um.config has modules
     assert configs("um", stress=True, bench=False) == "boot-um-stress"
     assert configs("x86_64", stress=False, bench=False) == "boot-x86_64"
-    assert configs("x86_64", stress=True, bench=False) == "boot-x86_64-stress-kcsan"
+    assert configs("x86_64", stress=True, bench=False) == "boot-x86_64-stress-kcsan-modules"
     assert configs("x86_64", stress=False, bench=True) == "boot-x86_64-modules"
 
 

@@ -80,7 +80,10 @@ def test_stacks_grow_on_four_cpus_under_memory_pressure_without_a_panic_or_a_rac
         "no_kstack_data_races",
         "no_kernel_warnings",
     }
+    [stress_suite] = [t for t in outcome.run.tests if t.name == "stress"]
+    assert "deep" in [t.name for t in stress_suite.subtests]  # through kstack_deep.ko
     figures = outcome.figures
     assert figures["kstack_fault"] > 0 and figures["batches"] > 0  # stacks really grew
+    assert figures["deep_calls"] > 0 and figures["deep_bad"] == 0
     assert figures["oom_kill"] > 0  # the pressure was real
     assert "kcsan_reports" in figures  # the kernel had KCSAN

@@ -14,7 +14,10 @@
  * With `memcg=SIZE` all of them run in a memory cgroup whose memory.max is
  * SIZE; otherwise the pressure is global (boot with a small mem=).  With
  * `fail_refill=P`, P % of the refills from the page allocator's reserves
- * fail (fail_kstack_refill), from the start of the load on.  Then
+ * fail (fail_kstack_refill), from the start of the load on.  With
+ * `deep=BYTES` it loads /kstack_deep.ko, and each thread also takes its
+ * kernel stack BYTES deep through it, with the data checked (x86-64, whose
+ * system calls rarely leave a stack's first page).  Then
  * it checks that the kernel still works, reports the kernel's counters as
  * figures and powers off.  A kernel that panics never gets that far.
  */
@@ -25,6 +28,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -34,8 +38,26 @@
 #define HOG_STEP	(256 << 10)
 #define MAX_HOGS	16
 
-static long rt;
-static volatile long *batches;	/* shared with the worker process */
+static long rt, deep;
+/* Shared with the worker process. */
+static volatile long *batches, *deep_calls, *deep_bad;
+
+/* Through kstack_deep.ko: a stack @deep bytes deep, its data read back. */
+static void go_deep(void)
+{
+	char depth[24];
+	int fd, len;
+
+	fd = open("/sys/kernel/debug/kstack_deep", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	len = snprintf(depth, sizeof(depth), "%ld", deep);
+	if (write(fd, depth, len) == len)
+		__atomic_fetch_add(deep_calls, 1, __ATOMIC_RELAXED);
+	else if (errno == EIO)
+		__atomic_fetch_add(deep_bad, 1, __ATOMIC_RELAXED);
+	close(fd);
+}
 
 static int memcg_setup(const char *max)
 {
@@ -92,6 +114,8 @@ static void *deep_thread(void *arg)
 		close(sv[1]);
 	}
 	deepen();
+	if (deep)
+		go_deep();
 	return arg;
 }
 
@@ -217,19 +241,28 @@ int main(int argc, char **argv)
 	pid_t hogs[MAX_HOGS], work;
 	long long end, restarts = 0;
 	unsigned int i;
-	int status, err;
+	int status, err, deep_err = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "child"))
 		return 0;
 	self_path = argv[0][0] == '/' ? argv[0] : "/stress";
 	rt = env_long("rt", 0);
+	deep = env_long("deep", 0);
 	if (nr_hogs > MAX_HOGS)
 		nr_hogs = MAX_HOGS;
-	batches = mmap(NULL, sizeof(*batches), PROT_READ | PROT_WRITE,
+	batches = mmap(NULL, 3 * sizeof(*batches), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..5\n");
+	deep_calls = batches + 1;
+	deep_bad = batches + 2;
+	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..%d\n",
+	       deep ? 6 : 5);
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
+	if (deep) {
+		int fd = open("/kstack_deep.ko", O_RDONLY | O_CLOEXEC);
+
+		deep_err = fd < 0 ? errno : syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+	}
 	err = memcg ? memcg_setup(memcg) : 0;
 	result(!err, "memcg", err ? "memory cgroup with memory.max=%s: %s" : NULL, memcg,
 	       strerror(errno));
@@ -269,6 +302,16 @@ int main(int argc, char **argv)
 	figure("duration_s", duration);
 	figure("batches", *batches);
 	figure("restarts", restarts);
+	if (deep) {
+		figure("deep_calls", *deep_calls);
+		figure("deep_bad", *deep_bad);
+		if (deep_err)
+			result(0, "deep", "loading /kstack_deep.ko: %s", strerror(deep_err));
+		else
+			result(*deep_calls && !*deep_bad, "deep",
+			       *deep_bad ? "%ld deep calls read back changed data" :
+			       *deep_calls ? NULL : "no deep call succeeded", *deep_bad);
+	}
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		figure(counters[i], vmstat(counters[i]) - before[i]);
 	figure("reserve_low_water", low_water("cpu "));
