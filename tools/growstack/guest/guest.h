@@ -9,6 +9,7 @@
 #ifndef GROWSTACK_GUEST_H
 #define GROWSTACK_GUEST_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +96,18 @@ static inline void shut_down(void)
 	fflush(stdout);
 	sync();
 	reboot(how && !strcmp(how, "reboot") ? RB_AUTOBOOT : RB_POWER_OFF);
+}
+
+/* Load the module at @path: 0, or the errno that stopped it. */
+static inline int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return errno;
+	err = syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+	close(fd);
+	return err;
 }
 
 static inline long env_long(const char *name, long fallback)

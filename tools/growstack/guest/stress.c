@@ -28,7 +28,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -258,11 +257,8 @@ int main(int argc, char **argv)
 	       deep ? 6 : 5);
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
-	if (deep) {
-		int fd = open("/kstack_deep.ko", O_RDONLY | O_CLOEXEC);
-
-		deep_err = fd < 0 ? errno : syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
-	}
+	if (deep)
+		deep_err = load_module("/kstack_deep.ko");
 	err = memcg ? memcg_setup(memcg) : 0;
 	result(!err, "memcg", err ? "memory cgroup with memory.max=%s: %s" : NULL, memcg,
 	       strerror(errno));

@@ -51,14 +51,10 @@ static void load_bench(void)
 	long long refills = reserve_stat("refills");
 	long long pages = reserve_stat("refill_pages");
 	long long ns = reserve_stat("refill_ns");
-	int fd = open("/kstack_bench.ko", O_RDONLY | O_CLOEXEC);
-	int err = fd < 0 ? errno :
-		  syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+	int err = load_module("/kstack_bench.ko");
 
 	result(!err, "bench_module", err ? "loading /kstack_bench.ko: %s" : NULL,
 	       strerror(err));
-	if (fd >= 0)
-		close(fd);
 	figure("bench_refills", reserve_stat("refills") - refills);
 	figure("bench_refill_pages", reserve_stat("refill_pages") - pages);
 	figure("bench_refill_ns", reserve_stat("refill_ns") - ns);
