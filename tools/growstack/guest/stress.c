@@ -208,7 +208,7 @@ static long long low_water(const char *what)
 
 static const char *const counters[] = {
 	"oom_kill", "kstack_fault", "kstack_refill_fail", "kstack_refill_reclaim",
-	"kstack_emergency", "kstack_fork_fail",
+	"kstack_emergency", "kstack_fork_fail", "kstack_irq_resent",
 };
 
 static int kernel_works(const char *self)
