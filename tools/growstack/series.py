@@ -6,7 +6,9 @@ test-environment patches applied after every series (never mailed). All follow
 the quilt convention: one file name per line, '#' comments, blank lines ignored.
 
 Apply is idempotent by patch-id; export is reproducible, so a tree that
-carries the series unchanged exports to a zero diff.
+carries the series unchanged exports to a zero diff. A series is written as it
+applies to the base and its dependencies alone (see replay.py), so it also
+exports unchanged from a tree that carries only those.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import git
 
-from . import layout
+from . import layout, replay
 from .errors import SeriesError, UsageError
 from .project import Project
 from .tree import BASE_TAG, commit_message, open_repo
@@ -287,11 +289,14 @@ def subject(mail: str) -> str:
     return re.sub(r"\n[ \t]+", " ", match.group(1)).strip() if match else ""
 
 
-def formatted(repo: git.Repo) -> list[tuple[str, bytes]]:
-    """The commits since the base as export writes them: (file name, mail), in order."""
+def formatted(
+    repo: git.Repo, revs: tuple[str, ...] = (f"{BASE_TAG}..HEAD",)
+) -> list[tuple[str, bytes]]:
+    """The commits `revs` name (default: those since the base) as export writes
+    them: (file name, mail), in order."""
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
-            ["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", scratch, f"{BASE_TAG}..HEAD"],
+            ["git", *_EXPORT_CONFIG, *_EXPORT_ARGS, "-o", scratch, *revs],
             cwd=repo.working_tree_dir,
             check=True,
             capture_output=True,
@@ -330,6 +335,7 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     new: dict[Path, list[tuple[str, bytes]]] = {folder: [] for folder in folders}
     claims = Claims.of(project, folders)
     previous: Path | None = None
+    routed: list[tuple[str, Path, int]] = []  # commit, folder, index in new[folder]
     for (name, body), commit in zip(formatted(repo), _commits(repo), strict=True):
         title = subject(body.decode(errors="replace"))
         folder = claims.route(name, title, previous)
@@ -347,7 +353,12 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
         while f"{stem}{suffix}.patch" in taken:
             n += 1
             suffix = f"-{n}"
+        routed.append((commit, folder, len(new[folder])))
         new[folder].append((f"{stem}{suffix}.patch", body))
+    for each in layout.discover(project):
+        for commit, mail in _alone(repo, project, each, routed).items():
+            folder, index = next((f, i) for c, f, i in routed if c == commit)
+            new[folder][index] = (new[folder][index][0], mail)
     kept = {(folder, name) for folder, group in new.items() for name, _ in group}
     dropped = [folder / name for folder, name in old if (folder, name) not in kept]
     if dropped and not prune:
@@ -363,6 +374,20 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
     for path in result.removed:
         path.unlink(missing_ok=True)
     return result
+
+
+def _alone(
+    repo: git.Repo, project: Project, wanted: layout.Series, routed: list[tuple[str, Path, int]]
+) -> dict[str, bytes]:
+    """The mails of `wanted`'s commits as they apply to the base and its
+    dependencies alone, by commit; empty when nothing else lies below them."""
+    allowed = {s.directory for s in layout.with_dependencies(project, wanted.name)}
+    mine = [n for n, (_, folder, _) in enumerate(routed) if folder == wanted.directory]
+    if not mine or all(folder in allowed for _, folder, _ in routed[: mine[-1]]):
+        return {}
+    kept = [commit for commit, folder, _ in routed[: mine[-1] + 1] if folder in allowed]
+    made = dict(zip(kept, replay.replay(repo, BASE_TAG, kept, _identity_env(repo)), strict=True))
+    return {routed[n][0]: formatted(repo, ("-1", made[routed[n][0]]))[0][1] for n in mine}
 
 
 def _commits(repo: git.Repo) -> list[str]:

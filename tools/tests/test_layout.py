@@ -12,7 +12,7 @@ from growstack import layout, mail, series
 from growstack.errors import Exit, SeriesError
 from growstack.project import Project
 
-from helpers import SERIES, commit_change, git, make_project
+from helpers import SERIES, commit_change, git, make_project, make_tarball
 from release_helpers import commit_project, context, make_release, new_tree, tiny_tarball
 from test_cli import assert_one_line_error, growstack
 
@@ -84,8 +84,9 @@ def test_export_routes_each_commit_to_its_series(tmp_path: Path) -> None:
     commit_change(dev, "mm/mmap.c", "int mmap;\nint grows;\n", "mm: add grows")
     commit_change(dev, "mm/stack.c", "int stack;\n", "mm: add stack")
     series.export(dev, project)
-    # The second patch moves to a series of its own, listed first by name.
-    add_series(project, "a-stack", ["mm-add-stack.patch"])
+    # The second patch moves to a series of its own, which its last commit
+    # below makes depend on the first.
+    add_series(project, "a-stack", ["mm-add-stack.patch"], depends=SERIES)
     shutil.move(project.patches / SERIES / "mm-add-stack.patch", project.patches / "a-stack")
     (project.patches / SERIES / "series").write_text("mm-add-grows.patch\n")
     # A new commit goes where the commit before it went; an edit stays where it was.
@@ -155,3 +156,49 @@ def test_send_mails_one_series_with_its_own_cover_letter(tmp_path: Path) -> None
     assert stored.startswith("stack\n\nThe stack.\n")  # its own letter, not tiny's
     assert "Version: 2" in (paths["project"] / "patches/stack/cover-letter").read_text()
     assert "Version: 1" in (paths["project"] / f"patches/{SERIES}/cover-letter").read_text()
+
+
+LINES = "".join(f"line {n}\n" for n in range(1, 9))
+
+
+def two_independent_series(tmp_path: Path, high_line: int, depends: str = "") -> Path:
+    """Series `low` (line 3 of LIST) below series `high` (line `high_line`),
+    each exported from a tree that carries both; the patch of `high`."""
+    project = Project(make_project(tmp_path / "p"))
+    (project.patches / "order").write_text("low\nhigh\n")
+    add_series(project, "low", ["LIST-low.patch"])
+    add_series(project, "high", ["LIST-high.patch"], depends=depends)
+    tarball = make_tarball(tmp_path, {"LIST": LINES}, name="linux-list")
+    dev = new_tree(tarball, tmp_path / "w", tmp_path / "dev")
+    low = LINES.replace("line 3\n", "line 3 low\n")
+    commit_change(dev, "LIST", low, "LIST: low")
+    commit_change(
+        dev, "LIST", low.replace(f"line {high_line}\n", f"line {high_line} high\n"), "LIST: high"
+    )
+    series.export(dev, project)
+    return project.patches / "high" / "LIST-high.patch"
+
+
+def test_an_independent_series_exports_as_it_applies_to_the_base_alone(tmp_path: Path) -> None:
+    patch = two_independent_series(tmp_path, 6)
+    text = patch.read_text()
+    # Its context is the base's line 3, not the change of the series below.
+    assert "\n line 3\n line 4\n line 5\n-line 6\n+line 6 high\n" in text
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "LIST").write_text(LINES)
+    git(base, "init", "-q")
+    git(base, "apply", "--check", str(patch))
+    # With the dependency declared, it is written on top of `low`, context and all.
+    depends = two_independent_series(tmp_path / "dep", 6, depends="low").read_text()
+    assert "\n line 3 low\n line 4\n" in depends
+
+
+def test_an_independent_series_that_needs_the_other_is_named(tmp_path: Path) -> None:
+    with pytest.raises(
+        SeriesError,
+        match=r"\('LIST: high'\) does not apply without .*"
+        r"conflicts in LIST",
+    ) as err:
+        two_independent_series(tmp_path, 4)
+    assert "Depends-on" in err.value.todo
