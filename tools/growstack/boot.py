@@ -139,6 +139,7 @@ _KERNEL_COMPLAINT = re.compile(
 _KCSAN_REPORT = re.compile(r"BUG: KCSAN: ")
 _KCSAN_END = re.compile(r"^={20,}\s*$")
 _KSTACK_CODE = re.compile(r"\bkstack\w*\+0x")  # a frame in a kstack_* function
+_KCSAN_ACCESS = re.compile(r"(read|write)\b.* to 0x[0-9a-f]+ of \d+ bytes by ")
 
 
 @dataclass
@@ -532,7 +533,7 @@ def judge_program(
         )
     run.tests.append(shutdown)
     if kcsan:
-        ours = [r[0] for r in kcsan_reports(lines) if any(map(_KSTACK_CODE.search, r))]
+        ours = [r[0] for r in kcsan_reports(lines) if any(map(_KSTACK_CODE.search, _racing(r)))]
         run.tests.append(
             _verdict(
                 "no_kstack_data_races",
@@ -580,6 +581,23 @@ def kcsan_reports(lines: list[str]) -> list[list[str]]:
             else:
                 current.append(line)
     return reports
+
+
+def _racing(report: list[str]) -> list[str]:
+    """The lines of a KCSAN report that name the racing code: its header and
+    the top frame of each access. Deeper frames are callers, or, below an
+    entry frame, the context an interrupt came in on: a race in reclaim or
+    printk called from kstack code is not a race in kstack code."""
+    kept = report[:1]
+    top = False
+    for line in report[1:]:
+        text = line.split("] ", 1)[-1].strip()
+        if _KCSAN_ACCESS.match(text):
+            top = True
+        elif top and text:
+            kept.append(line)
+            top = False
+    return kept
 
 
 def judge_crash(lines: list[str], returncode: int | None, crash: str, arch: str = "um") -> ktap.Run:

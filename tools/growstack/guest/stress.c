@@ -83,6 +83,10 @@ static int fail_refills(const char *percent)
 	snprintf(path, sizeof(path), "%s/times", dir);
 	if (write_file(path, "-1"))
 		return -1;
+	/* Thousands of failures: no message and stack dump for each. */
+	snprintf(path, sizeof(path), "%s/verbose", dir);
+	if (write_file(path, "0"))
+		return -1;
 	snprintf(path, sizeof(path), "%s/probability", dir);
 	return write_file(path, percent);
 }
