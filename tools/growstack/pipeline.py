@@ -28,7 +28,7 @@ from . import (
     targets,
     tree,
 )
-from .errors import Exit, UsageError
+from .errors import Exit, SeriesError, UsageError
 from .progress import Status
 from .project import Project
 
@@ -182,7 +182,7 @@ def test(
         "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
         "fragments": fragment_names(ctx, arch, names),
         "compiler": _compiler(out),
-        **evidence_metadata(path, arch, names, timeout, passthrough),
+        **evidence_metadata(path, ctx.project, arch, names, timeout, passthrough),
     }
     # The copy is kept for `growstack send`, which quotes the last results as test evidence.
     return _report(ctx, outcome.run, metadata, target.arch, json_path, junit_path, kcidb_path)
@@ -241,7 +241,7 @@ def boot_kernel(
     metadata = {
         "arch": arch,
         "base": _base_info(path),
-        **_tested_patches(path),
+        **_tested_patches(path, ctx.project),
         "tree": str(path),
         "command": outcome.command,
         "log": str(outcome.log),
@@ -295,6 +295,7 @@ def _base_info(path: Path) -> dict[str, str]:
 
 def evidence_metadata(
     path: Path,
+    project: Project,
     arch: str,
     names: list[str] | None = None,
     timeout: int = DEFAULT_TIMEOUT,
@@ -304,20 +305,24 @@ def evidence_metadata(
     the patch-ids of the commits tested, the command that repeats the run."""
     return {
         "base": _base_info(path),
-        **_tested_patches(path),
+        **_tested_patches(path, project),
         "reproduce": _reproduce(arch, names, timeout, passthrough),
     }
 
 
-def _tested_patches(path: Path) -> dict[str, Any]:
+def _tested_patches(path: Path, project: Project) -> dict[str, Any]:
     """The commits tested: their patch-ids, and KCIDB's patchset hash of them as
     export writes them. Both None when uncommitted changes were tested too."""
     try:
         repo = tree.open_repo(path)
         if not repo.is_dirty(untracked_files=True):
+            try:
+                mails = series.exported_mails(path, project)
+            except SeriesError:  # commits that no series of this project claims
+                mails = [mail for _, mail in series.formatted(repo)]
             return {
                 "patches": [pid for _, pid in series.carried_patch_ids(repo)],
-                "patchset_hash": kcidb.patchset_hash(mail for _, mail in series.formatted(repo)),
+                "patchset_hash": kcidb.patchset_hash(mails),
             }
     except (UsageError, git.GitCommandError, subprocess.CalledProcessError):
         pass

@@ -320,22 +320,59 @@ def _guard_destination(project: Project) -> None:
         )
 
 
+Routed = list[tuple[str, Path, int]]  # commit, folder, index in its folder's mails
+
+
 def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult:
     """Write the commits since the base back to their series in patches/ (see route)."""
     repo = open_repo(tree)
     ensure_clean(repo, "export")
     _guard_destination(project)
-    folders = [s.directory for s in layout.discover(project)] + [project.local_patches]
+    folders = _folders(project)
     old = [
         (folder, name)
         for folder in folders
         for _, name, _ in layout.entries(folder / "series")
         if (folder / name).is_file()
     ]
+    new, _ = _exported(repo, project)
+    kept = {(folder, name) for folder, group in new.items() for name, _ in group}
+    dropped = [folder / name for folder, name in old if (folder, name) not in kept]
+    if dropped and not prune:
+        raise SeriesError(
+            f"export would remove {len(dropped)} patch(es) the tree does not carry "
+            f"({', '.join(p.name for p in dropped[:3])})",
+            "apply the series to the tree first, or pass --prune to drop them",
+        )
+    hidden = repo.git.ls_files("--others", "--ignored", "--exclude-standard").splitlines()
+    result = ExportResult(removed=dropped, hidden=hidden)
+    for folder, mails in new.items():
+        result.written += _write_series(folder, mails)
+    for path in result.removed:
+        path.unlink(missing_ok=True)
+    return result
+
+
+def exported_mails(tree: Path, project: Project) -> list[bytes]:
+    """The mails of the commits since the base, in tree order, as export
+    would write them (an independent series as it applies alone)."""
+    new, routed = _exported(open_repo(tree), project)
+    return [new[folder][index][1] for _, folder, index in routed]
+
+
+def _folders(project: Project) -> list[Path]:
+    return [s.directory for s in layout.discover(project)] + [project.local_patches]
+
+
+def _exported(
+    repo: git.Repo, project: Project
+) -> tuple[dict[Path, list[tuple[str, bytes]]], Routed]:
+    """Each folder's (file name, mail) list, and where each commit went."""
+    folders = _folders(project)
     new: dict[Path, list[tuple[str, bytes]]] = {folder: [] for folder in folders}
     claims = Claims.of(project, folders)
     previous: Path | None = None
-    routed: list[tuple[str, Path, int]] = []  # commit, folder, index in new[folder]
+    routed: Routed = []
     for (name, body), commit in zip(formatted(repo), _commits(repo), strict=True):
         title = subject(body.decode(errors="replace"))
         folder = claims.route(name, title, previous)
@@ -359,25 +396,11 @@ def export(tree: Path, project: Project, *, prune: bool = False) -> ExportResult
         for commit, mail in _alone(repo, project, each, routed).items():
             folder, index = next((f, i) for c, f, i in routed if c == commit)
             new[folder][index] = (new[folder][index][0], mail)
-    kept = {(folder, name) for folder, group in new.items() for name, _ in group}
-    dropped = [folder / name for folder, name in old if (folder, name) not in kept]
-    if dropped and not prune:
-        raise SeriesError(
-            f"export would remove {len(dropped)} patch(es) the tree does not carry "
-            f"({', '.join(p.name for p in dropped[:3])})",
-            "apply the series to the tree first, or pass --prune to drop them",
-        )
-    hidden = repo.git.ls_files("--others", "--ignored", "--exclude-standard").splitlines()
-    result = ExportResult(removed=dropped, hidden=hidden)
-    for folder, mails in new.items():
-        result.written += _write_series(folder, mails)
-    for path in result.removed:
-        path.unlink(missing_ok=True)
-    return result
+    return new, routed
 
 
 def _alone(
-    repo: git.Repo, project: Project, wanted: layout.Series, routed: list[tuple[str, Path, int]]
+    repo: git.Repo, project: Project, wanted: layout.Series, routed: Routed
 ) -> dict[str, bytes]:
     """The mails of `wanted`'s commits as they apply to the base and its
     dependencies alone, by commit; empty when nothing else lies below them."""

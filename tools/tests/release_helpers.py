@@ -102,7 +102,7 @@ def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     (project.local_patches / "series").write_text(local + "\n")
     commit_project(project, "the series")
     release = new_tree(tarball, work, tmp / "release")
-    write_results(work, dev)
+    write_results(work, dev, project)
     return {
         "project": project.root,
         "work": work,
@@ -112,12 +112,12 @@ def make_release(tmp: Path, checkpatch: str = CHECKPATCH) -> dict[str, Path]:
     }
 
 
-def write_results(work: Path, tested: Path, arch: str = "um") -> Path:
+def write_results(work: Path, tested: Path, project: Project, arch: str = "um") -> Path:
     """results/<arch>.json as `growstack test` writes it, for a run on `tested`."""
     path = work / "results" / f"{arch}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     report.write_json(
-        ktap.parse(KTAP), path, {"arch": arch, **pipeline.evidence_metadata(tested, arch)}
+        ktap.parse(KTAP), path, {"arch": arch, **pipeline.evidence_metadata(tested, project, arch)}
     )
     return path
 

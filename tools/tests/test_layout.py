@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from growstack import layout, mail, series
+from growstack import kcidb, layout, mail, pipeline, series
 from growstack.errors import Exit, SeriesError
 from growstack.project import Project
 
@@ -202,3 +202,11 @@ def test_an_independent_series_that_needs_the_other_is_named(tmp_path: Path) -> 
     ) as err:
         two_independent_series(tmp_path, 4)
     assert "Depends-on" in err.value.todo
+
+
+def test_the_patchset_hash_is_that_of_the_series_as_exported(tmp_path: Path) -> None:
+    two_independent_series(tmp_path, 6)
+    project = Project(tmp_path / "p")
+    files = [patch.path.read_bytes() for patch in series.full_series(project)]
+    tested = pipeline.evidence_metadata(tmp_path / "dev", project, "um")
+    assert tested["patchset_hash"] == kcidb.patchset_hash(files)

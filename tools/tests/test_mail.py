@@ -124,7 +124,7 @@ def test_next_send_is_v2_with_a_range_diff(release: dict[str, Path]) -> None:
     commit_change(release["dev"], "mm/local.c", "int local;\n", LOCAL_SUBJECT)
     series.export(release["dev"], Project(release["project"]))
     commit_project(Project(release["project"]), "v2")
-    write_results(release["work"], release["dev"])
+    write_results(release["work"], release["dev"], Project(release["project"]))
     second = mail.send(context(release), release["release"], sign=False)
     assert second.directory.name == "v2"
     assert str(message(second.mails[0])["Subject"]) == "[PATCH v2 0/2] mm: grow the tiny things"
@@ -203,7 +203,7 @@ def test_uncommitted_patches_are_not_sent(release: dict[str, Path]) -> None:
 def test_stale_test_results_are_not_evidence(release: dict[str, Path], tmp_path: Path) -> None:
     other = new_tree(release["tarball"], release["work"], tmp_path / "other")
     commit_change(other, "mm/mmap.c", "int other;\n", "mm: something else")
-    write_results(release["work"], other)
+    write_results(release["work"], other, Project(release["project"]))
     result = run_send(release)
     assert_one_line_error(
         result,

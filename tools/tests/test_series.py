@@ -57,9 +57,11 @@ def test_the_patchset_hash_of_a_tree_is_that_of_its_exported_patches(
     project, path = developed
     files = [patch.path.read_bytes() for patch in series.full_series(project)]
     assert len(files) == 2
-    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] == kcidb.patchset_hash(files)
+    assert pipeline.evidence_metadata(path, project, "um")["patchset_hash"] == kcidb.patchset_hash(
+        files
+    )
     (path / "mm/mmap.c").write_text("uncommitted\n")
-    assert pipeline.evidence_metadata(path, "um")["patchset_hash"] is None
+    assert pipeline.evidence_metadata(path, project, "um")["patchset_hash"] is None
 
 
 def carried(path: Path) -> list[str]:
