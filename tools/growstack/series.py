@@ -392,9 +392,10 @@ def _exported(
             suffix = f"-{n}"
         routed.append((commit, folder, len(new[folder])))
         new[folder].append((f"{stem}{suffix}.patch", body))
+    where = {commit: (folder, index) for commit, folder, index in routed}
     for each in layout.discover(project):
         for commit, mail in _alone(repo, project, each, routed).items():
-            folder, index = next((f, i) for c, f, i in routed if c == commit)
+            folder, index = where[commit]
             new[folder][index] = (new[folder][index][0], mail)
     return new, routed
 
