@@ -6,22 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import (
-    __version__,
-    boot,
-    check,
-    compare,
-    kcidb,
-    ktap,
-    layout,
-    mail,
-    pipeline,
-    report,
-    series,
-    tree,
-)
+from . import __version__, pipeline
+from .engines import kcidb
 from .errors import MEANING, Exit, GrowstackError, UsageError
+from .kernel import boot
 from .project import find_project, workspace
+from .release import check, mail
+from .results import compare, ktap
+from .series import layout, series
+from .source import tree
 
 EXIT_CODES = "\n".join(f"  {code.value:>2}  {MEANING[code]}" for code in Exit)
 
@@ -470,14 +463,7 @@ def _parse(args: argparse.Namespace) -> int:
             f"{name} holds no KTAP output",
             "pass the console log of a KUnit run (kunit.py writes test.log)",
         )
-    return report.emit(
-        run,
-        stream=sys.stdout,
-        json_path=args.json,
-        junit_path=args.junit,
-        kcidb_path=args.kcidb,
-        metadata={"source": args.file},
-    )
+    return pipeline.emit(run, sys.stdout, {"source": args.file}, args.json, args.junit, args.kcidb)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,22 +15,14 @@ from typing import Any, TextIO
 
 import git
 
-from . import (
-    boot,
-    config,
-    kcidb,
-    ktap,
-    kunit,
-    kunitconfig,
-    report,
-    selftests,
-    series,
-    targets,
-    tree,
-)
+from .engines import kcidb
 from .errors import Exit, SeriesError, UsageError
+from .kernel import boot, config, kunit, kunitconfig, selftests, targets
 from .progress import Status
 from .project import Project
+from .results import ktap, report
+from .series import series
+from .source import tree
 
 DEFAULT_TARGETS = ("um",)
 DEFAULT_TIMEOUT = 300
@@ -255,6 +247,23 @@ def boot_kernel(
     return code, outcome
 
 
+def emit(
+    run: ktap.Run,
+    stream: TextIO,
+    metadata: dict[str, Any],
+    json_path: Path | None,
+    junit_path: Path | None,
+    kcidb_path: Path | None,
+) -> Exit:
+    """report.emit, and the KCIDB document when one is asked for; the exit code."""
+    code = report.emit(
+        run, stream=stream, json_path=json_path, junit_path=junit_path, metadata=metadata
+    )
+    if kcidb_path is not None:
+        kcidb.write(report.to_json(run, metadata), kcidb_path)
+    return code
+
+
 def _report(
     ctx: Context,
     run: ktap.Run,
@@ -265,14 +274,7 @@ def _report(
     kcidb_path: Path | None,
 ) -> Exit:
     """Print and write the results, and keep a copy in the workdir as results/<kept>.json."""
-    code = report.emit(
-        run,
-        stream=ctx.out,
-        json_path=json_path,
-        junit_path=junit_path,
-        kcidb_path=kcidb_path,
-        metadata=metadata,
-    )
+    code = emit(run, ctx.out, metadata, json_path, junit_path, kcidb_path)
     results = ctx.workspace / "results"
     results.mkdir(exist_ok=True)
     report.write_json(run, results / f"{kept}.json", metadata)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from growstack import pipeline, tree
+from growstack import pipeline
 from growstack.progress import Status
 from growstack.project import Project
+from growstack.source import tree
 
 REPO = Path(__file__).resolve().parents[2]
 

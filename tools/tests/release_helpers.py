@@ -10,9 +10,12 @@ import json
 import shutil
 from pathlib import Path
 
-from growstack import cover, ktap, pipeline, report, series, tree
+from growstack import pipeline
 from growstack.progress import Status
 from growstack.project import Project
+from growstack.results import ktap, report
+from growstack.series import cover, series
+from growstack.source import tree
 
 from helpers import SERIES, commit_change, git, make_project, make_tarball
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from growstack import bench
+from growstack.results import bench
 
 # One boot's figures, as the workload and the benchmark module print them.
 FIGURES = {

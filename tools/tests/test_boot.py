@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from growstack import boot, ktap, kunitconfig
 from growstack.errors import UsageError
+from growstack.kernel import boot, kunitconfig
 from growstack.progress import Status
+from growstack.results import ktap
 
 from helpers import read_newc
 

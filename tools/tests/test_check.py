@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from growstack import check, pipeline, series
+from growstack import pipeline
 from growstack.errors import CheckFailed, Exit, GrowstackError
+from growstack.release import check
+from growstack.series import series
 
 from helpers import SERIES, commit_change, git
 from release_helpers import LOCAL_SUBJECT, commit_project, context, make_release, status

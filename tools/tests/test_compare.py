@@ -1,4 +1,4 @@
-"""Tests for growstack.compare and `growstack compare`: results matched test by test."""
+"""Tests for growstack.results.compare and `growstack compare`: results matched test by test."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from growstack import cli, compare, report
+from growstack import cli
 from growstack.errors import Exit, UsageError
-from growstack.ktap import parse
+from growstack.results import compare, report
+from growstack.results.ktap import parse
 
 
 def results(tmp_path: Path, name: str, cases: dict[str, str]) -> Path:

@@ -15,9 +15,9 @@ from pathlib import Path
 import kconfiglib
 import pytest
 
-from growstack import config, kunitconfig
 from growstack.errors import ConfigFailed, MissingDependency, UsageError
-from growstack.kconfig_compat import Kconfig, KconfigSyntax
+from growstack.kernel import config, kunitconfig
+from growstack.kernel.kconfig_compat import Kconfig, KconfigSyntax
 
 KCONFIG = """\
 mainmenu "Linux/$(ARCH) $(KERNELVERSION) Kernel Configuration"

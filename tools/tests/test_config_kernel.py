@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import config, deps, kunitconfig, targets
-from growstack.kconfig_compat import KconfigSyntax
+from growstack import deps
+from growstack.kernel import config, kunitconfig, targets
+from growstack.kernel.kconfig_compat import KconfigSyntax
 from growstack.progress import Status
 
 pytestmark = pytest.mark.kernel

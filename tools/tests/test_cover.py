@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from growstack import cover
 from growstack.errors import Exit, GrowstackError, UsageError
+from growstack.series import cover
 
 REPO = Path(__file__).resolve().parents[2]
 TREE = "0123456789abcdef0123456789abcdef01234567"

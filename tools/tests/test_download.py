@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import download
 from growstack.errors import BaseTreeError, UsageError
 from growstack.progress import Status
+from growstack.source import download
 
 PAYLOAD = bytes(range(256)) * 8192  # 2 MiB: several chunks, so progress is drawn
 

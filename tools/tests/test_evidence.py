@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from growstack import evidence, ktap, report
 from growstack.errors import MailError
+from growstack.results import evidence, ktap, report
 
 BASE = {
     "kernel": "6.12.117",

@@ -16,9 +16,11 @@ from typing import Any, ClassVar
 import pytest
 from kcidb_io.schema import V5_3
 
-from growstack import cli, kcidb, report
+from growstack import cli
+from growstack.engines import kcidb
 from growstack.errors import Exit, GrowstackError
-from growstack.ktap import parse
+from growstack.results import report
+from growstack.results.ktap import parse
 
 DATA = Path(__file__).parent / "data" / "ktap"
 TOKEN = "s3cret-token"

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from growstack import boot, ktap, pipeline
+from growstack import pipeline
 from growstack.errors import Exit
+from growstack.kernel import boot
+from growstack.results import ktap
 
 pytestmark = pytest.mark.kernel
 

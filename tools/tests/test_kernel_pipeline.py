@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 from kcidb_io.schema import V5_3
 
-from growstack import kcidb, pipeline, series, tree
+from growstack import pipeline
+from growstack.engines import kcidb
 from growstack.errors import Exit
 from growstack.project import Project
+from growstack.series import series
+from growstack.source import tree
 
 pytestmark = pytest.mark.kernel
 

@@ -1,4 +1,4 @@
-"""Tests for growstack.ktap on the hand-written samples in data/ktap."""
+"""Tests for growstack.results.ktap on the hand-written samples in data/ktap."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from growstack import ktap  # TestResult only as ktap.TestResult: pytest would collect it
-from growstack.ktap import MAX_DEPTH, MAX_WARNINGS, Counts, KtapParser, Run, Status, parse, worst
+from growstack.results import ktap
+from growstack.results.ktap import (
+    MAX_DEPTH,
+    MAX_WARNINGS,
+    Counts,
+    KtapParser,
+    Run,
+    Status,
+    parse,
+    worst,
+)
 
 DATA = Path(__file__).parent / "data" / "ktap"
 SAMPLES = sorted(DATA.glob("*.ktap"))

@@ -1,4 +1,4 @@
-"""growstack.ktap against the kernel's own kunit_parser on the kernel's KUnit test logs.
+"""growstack.results.ktap against the kernel's own kunit_parser on the kernel's KUnit test logs.
 
 For every tools/testing/kunit/test_data/*.log of the base tree both parsers
 must give the same tests (names, nesting, statuses), the same totals
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from growstack.ktap import Status, parse
+from growstack.results.ktap import Status, parse
 
 pytestmark = pytest.mark.kernel
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import ktap, kunit, kunitconfig
-from growstack.targets import Target
+from growstack.kernel import kunit, kunitconfig
+from growstack.kernel.targets import Target
+from growstack.results import ktap
 
 
 def ktap_run(*suites: tuple[str, str]) -> ktap.Run:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from growstack import kunitconfig, targets
 from growstack.errors import ConfigFailed, UsageError
+from growstack.kernel import kunitconfig, targets
 from growstack.project import Project
 
 from helpers import fake_kunit_tree, make_project
@@ -110,7 +110,7 @@ def test_our_parisc_qemu_config_is_read(tmp_path: Path) -> None:
 def test_build_options_are_split_from_kunit_py_options(
     args: list[str], make_args: list[str], rest: list[str]
 ) -> None:
-    from growstack import kunit
+    from growstack.kernel import kunit
 
     assert kunit.split_build_options(args) == (make_args, rest)
 
@@ -125,7 +125,7 @@ def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
 def test_passthrough_paths_are_made_absolute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from growstack import kunit
+    from growstack.kernel import kunit
 
     monkeypatch.chdir(tmp_path)
     args = [

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from growstack import kcidb, layout, mail, pipeline, series
+from growstack import pipeline
+from growstack.engines import kcidb
 from growstack.errors import Exit, SeriesError
 from growstack.project import Project
+from growstack.release import mail
+from growstack.series import layout, series
 
 from helpers import SERIES, commit_change, git, make_project, make_tarball
 from release_helpers import commit_project, context, make_release, new_tree, tiny_tarball

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from growstack import cover, mail, pipeline, series, tree
+from growstack import pipeline
 from growstack.errors import Exit
 from growstack.project import Project
+from growstack.release import mail
+from growstack.series import cover, series
+from growstack.source import tree
 
 from helpers import SERIES, commit_change, git
 from release_helpers import (

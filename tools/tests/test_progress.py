@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from growstack import kunit
+from growstack.kernel import kunit
 from growstack.progress import Status
 
 

@@ -21,9 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from growstack import check, layout, mail, pipeline, series, tree
+from growstack import pipeline
 from growstack.errors import CheckFailed, Exit, GrowstackError
 from growstack.project import Project
+from growstack.release import check, mail
+from growstack.series import layout, series
+from growstack.source import tree
 
 from helpers import commit_change, git
 

@@ -1,4 +1,4 @@
-"""Tests for growstack.report: terminal summary, JSON, JUnit XML, exit codes."""
+"""Tests for growstack.results.report: terminal summary, JSON, JUnit XML, exit codes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import report
 from growstack.errors import Exit, UsageError
-from growstack.ktap import Counts, Run, parse
+from growstack.results import report
+from growstack.results.ktap import Counts, Run, parse
 
 DATA = Path(__file__).parent / "data" / "ktap"
 

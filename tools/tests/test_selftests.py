@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from growstack import boot, initramfs, kunit, selftests, targets
+from growstack.kernel import boot, initramfs, kunit, selftests, targets
 from growstack.progress import Status
 from growstack.project import Project
 

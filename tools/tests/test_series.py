@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from growstack import kcidb, pipeline, series, tree
+from growstack import pipeline
+from growstack.engines import kcidb
 from growstack.errors import Exit, SeriesError
 from growstack.progress import Status
 from growstack.project import Project
+from growstack.series import series
+from growstack.source import tree
 
 from helpers import SERIES, commit_change, git, make_project, make_tarball
 

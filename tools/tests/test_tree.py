@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from growstack import tree
 from growstack.errors import BaseTreeError, Exit, UsageError
 from growstack.progress import Status
+from growstack.source import tree
 
 from helpers import git, make_tarball
 

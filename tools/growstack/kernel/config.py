@@ -40,8 +40,8 @@ from kconfiglib import (
     expr_value,
 )
 
+from ..errors import ConfigFailed, MissingDependency, UsageError
 from . import kunitconfig
-from .errors import ConfigFailed, MissingDependency, UsageError
 from .kconfig_compat import ALL_NEW_VALUES, Kconfig, accepts
 
 BASES = ("olddefconfig", "defconfig", "alldefconfig", *ALL_NEW_VALUES)

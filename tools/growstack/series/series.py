@@ -22,10 +22,10 @@ from pathlib import Path
 
 import git
 
+from ..errors import SeriesError, UsageError
+from ..project import Project
+from ..source.tree import BASE_TAG, commit_message, open_repo
 from . import layout, replay
-from .errors import SeriesError, UsageError
-from .project import Project
-from .tree import BASE_TAG, commit_message, open_repo
 
 # Pin every setting that changes format-patch output, whatever the user's config.
 _EXPORT_CONFIG = [

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build, config, deps, ktap, kunitconfig
-from .errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
-from .progress import Status
+from .. import deps
+from ..errors import BuildFailed, ConfigFailed, MissingDependency, UsageError
+from ..progress import Status
+from ..results import ktap
+from . import build, config, kunitconfig
 from .targets import Target
 
 _KUNIT_MESSAGE = re.compile(r"^\[\d\d:\d\d:\d\d\] (.*)$")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import git
 
-from .errors import SeriesError
+from ..errors import SeriesError
 
 
 def replay(repo: git.Repo, onto: str, commits: list[str], identity: dict[str, str]) -> list[str]:

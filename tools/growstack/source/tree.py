@@ -23,9 +23,10 @@ from pathlib import Path
 
 import git
 
-from . import deps, download
-from .errors import BaseTreeError, MissingDependency, UsageError
-from .progress import Status
+from .. import deps
+from ..errors import BaseTreeError, MissingDependency, UsageError
+from ..progress import Status
+from . import download
 
 BASE_TAG = "growstack/base"
 WORK_BRANCH = "growstack"

@@ -13,8 +13,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from ..errors import BuildFailed, MissingDependency
 from . import initramfs
-from .errors import BuildFailed, MissingDependency
 
 GUEST = Path(__file__).resolve().parent / "guest"
 INIT = "selftests"  # guest/selftests.c

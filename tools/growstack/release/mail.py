@@ -43,11 +43,14 @@ from pathlib import Path
 
 import git
 
-from . import check, cover, deps, evidence, layout, pipeline, series
-from .errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
-from .progress import Status
-from .project import Project
-from .tree import BASE_TAG, WORK_BRANCH, BaseInfo, commit_message, open_repo
+from .. import deps, pipeline
+from ..errors import CheckFailed, Exit, GrowstackError, MailError, MissingDependency
+from ..progress import Status
+from ..project import Project
+from ..results import evidence
+from ..series import cover, layout, series
+from ..source.tree import BASE_TAG, WORK_BRANCH, BaseInfo, commit_message, open_repo
+from . import check
 
 _TRACKING_MARKER = "--- b4-submit-tracking ---"
 _TRACKING_NOTE = "# This section is used internally by b4 prep for tracking purposes.\n"

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, config, deps, initramfs, ktap, selftests
-from .errors import UsageError
-from .progress import Status
+from .. import deps
+from ..errors import UsageError
+from ..progress import Status
+from ..results import ktap
+from . import build, config, initramfs, selftests
 
 GUEST = selftests.GUEST
 BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/

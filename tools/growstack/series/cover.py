@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Exit, GrowstackError, UsageError
+from ..errors import Exit, GrowstackError, UsageError
 
 PLACEHOLDER = "EDITME"
 LINK_MASK = "https://lore.kernel.org/r/{}"

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build, deps, layout, pipeline, series, targets
-from .errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
-from .kunitconfig import KERNEL_DEFAULT, available
-from .progress import Status, human_seconds
-from .project import Project
-from .tree import BASE_TAG, WORK_BRANCH, open_repo
+from .. import deps, pipeline
+from ..errors import BuildFailed, CheckFailed, Exit, GrowstackError, MissingDependency
+from ..kernel import build, targets
+from ..kernel.kunitconfig import KERNEL_DEFAULT, available
+from ..progress import Status, human_seconds
+from ..project import Project
+from ..series import layout, series
+from ..source.tree import BASE_TAG, WORK_BRANCH, open_repo
 
 _FINDING = re.compile(r"^(.*?):(\d+): (ERROR|WARNING|CHECK)(?::(\w+))?: (.*)$")
 # "added, moved or deleted file(s), does MAINTAINERS need updating?"

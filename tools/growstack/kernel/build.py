@@ -14,8 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import BuildFailed
-from .progress import Status, human_seconds
+from ..errors import BuildFailed
+from ..progress import Status, human_seconds
 
 _OBJECT_RECORD = ".growstack-objects"
 CCACHE_DIR = "/usr/lib/ccache"

@@ -16,9 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from growstack import kcidb
-from growstack.errors import Exit, UsageError
-from growstack.ktap import Counts, Run, Status, TestResult
+from ..errors import Exit, UsageError
+from .ktap import Counts, Run, Status, TestResult
 
 SCHEMA = "growstack-results"
 SCHEMA_VERSION = 1
@@ -65,7 +64,6 @@ def emit(
     stream: TextIO,
     json_path: str | os.PathLike[str] | None = None,
     junit_path: str | os.PathLike[str] | None = None,
-    kcidb_path: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Exit:
     """Print the summary to `stream`, write the requested files, return the exit code."""
@@ -74,8 +72,6 @@ def emit(
         write_json(run, json_path, metadata or {})
     if junit_path is not None:
         write_junit(run, junit_path)
-    if kcidb_path is not None:
-        kcidb.write(to_json(run, metadata or {}), Path(kcidb_path))
     return exit_code(run)
 
 

@@ -22,8 +22,8 @@ import jsonschema
 import requests
 from kcidb_io.schema import V5_3
 
-from .errors import Exit, GrowstackError, UsageError
-from .ktap import Status
+from ..errors import Exit, GrowstackError, UsageError
+from ..results.ktap import Status
 
 ORIGIN = "growstack"
 # Named, not kcidb_io's LATEST, so that a newer kcidb-io does not change what we write.

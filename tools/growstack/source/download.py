@@ -11,8 +11,8 @@ from typing import BinaryIO
 
 import requests
 
-from .errors import BaseTreeError, UsageError
-from .progress import Status, human_bytes
+from ..errors import BaseTreeError, UsageError
+from ..progress import Status, human_bytes
 
 CHUNK = 1 << 20
 

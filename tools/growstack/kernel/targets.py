@@ -13,8 +13,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MissingDependency, UsageError
-from .project import Project
+from ..errors import MissingDependency, UsageError
+from ..project import Project
 
 # Debian package of each cross compiler prefix and QEMU system emulator.
 _CROSS_PACKAGES = {"hppa-linux-gnu-": "gcc-hppa-linux-gnu"}

@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import Exit, GrowstackError, SeriesError, UsageError
+from ..project import Project
 from . import cover
-from .errors import Exit, GrowstackError, SeriesError, UsageError
-from .project import Project
 
 LOCAL = "local"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

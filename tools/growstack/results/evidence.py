@@ -18,7 +18,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MailError
+from ..errors import MailError
 
 _COLUMNS = ("total", "passed", "failed", "skipped", "crashed", "timeout")
 _HEADINGS = ("tests", "passed", "failed", "skipped", "crashed", "timeout")

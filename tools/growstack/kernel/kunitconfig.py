@@ -13,8 +13,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigFailed, UsageError
-from .project import Project
+from ..errors import ConfigFailed, UsageError
+from ..project import Project
 
 KERNEL_DEFAULT = "kunit-default"  # the tree's tools/testing/kunit/configs/default.config
 _ENTRY = re.compile(r"^CONFIG_(\w+)=(\S+|\".*\")$")

@@ -1,0 +1,1 @@
+"""Stage 5, engines past one machine: KCIDB documents, tuxmake builds, TuxSuite plans."""

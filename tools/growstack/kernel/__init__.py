@@ -1,0 +1,1 @@
+"""Stage 3, the kernel: kconfiglib configuration, builds, KUnit through kunit.py, boots."""

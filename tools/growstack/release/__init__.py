@@ -1,0 +1,1 @@
+"""Stage 6, the release: the series' hygiene and bisectability checks, and mailing with b4."""
