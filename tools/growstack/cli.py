@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from . import __version__, pipeline
-from .engines import kcidb
+from .engines import kcidb, tuxsuite
 from .errors import MEANING, Exit, GrowstackError, UsageError
-from .kernel import boot
+from .kernel import boot, build
 from .project import find_project, workspace
-from .release import check, mail
+from .release import check, mail, plan
 from .results import compare, ktap
 from .series import layout, series
 from .source import tree
@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _target_args(p)
     p.add_argument("--timeout", type=int, default=300, help="seconds the kernel may run")
+    _engine_arg(p)
     _output_args(p)
 
     p = sub.add_parser(
@@ -209,7 +210,34 @@ def _parser() -> argparse.ArgumentParser:
         "series' own fragments for the arch)",
     )
     p.add_argument("--no-build", action="store_true", help="skip the prefix builds")
+    _engine_arg(p)
     _series_arg(p, "check only this series, on top of those it depends on (default: all)")
+
+    p = sub.add_parser(
+        "plan",
+        help="write the series' whole matrix (every prefix x arches x toolchains, and "
+        "the KUnit boots) as a TuxSuite plan, checked offline by the tuxsuite client",
+    )
+    p.add_argument("--tuxsuite", type=Path, required=True, metavar="FILE", help="the plan")
+    _tree_arg(p)
+    p.add_argument(
+        "--arch",
+        action="append",
+        dest="arches",
+        help="build for this arch (repeatable; default: um, x86_64)",
+    )
+    p.add_argument(
+        "--toolchain",
+        action="append",
+        dest="toolchains",
+        help=f"a TuxSuite toolchain (repeatable; default: {', '.join(plan.DEFAULT_TOOLCHAINS)})",
+    )
+    p.add_argument("--git-repo", help=f"the base's git tree (default: {tuxsuite.STABLE_TREE})")
+    p.add_argument("--git-ref", help="the base's ref in it (default: v<the pinned version>)")
+    p.add_argument(
+        "--submit", action="store_true", help="hand the plan to the tuxsuite client (needs a token)"
+    )
+    _series_arg(p, "plan only this series, on top of those it depends on (default: all)")
 
     p = sub.add_parser(
         "send",
@@ -249,6 +277,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", help="the series' folder name, e.g. my-series")
     return parser
+
+
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=tuple(pipeline.ENGINES),
+        default="make",
+        help="what builds the kernel: make (default; kunit.py's own build where it "
+        "can) or tuxmake (null runtime, host gcc, as a TuxSuite build is described)",
+    )
 
 
 def _series_arg(p: argparse.ArgumentParser, text: str) -> None:
@@ -333,6 +371,8 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
         return _check(ctx, args)
     if args.command == "send":
         return _send(ctx, args)
+    if args.command == "plan":
+        return _plan(ctx, args)
     if args.command == "migrate":
         for moved in layout.migrate(ctx.project, args.name):
             print(f"moved {moved.relative_to(ctx.project.root)}")
@@ -395,7 +435,32 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             json_path=args.json,
             junit_path=args.junit,
             kcidb_path=args.kcidb,
+            engine=args.engine,
         )
+    return Exit.OK
+
+
+def _plan(ctx: pipeline.Context, args: argparse.Namespace) -> int:
+    if args.series:
+        layout.find(ctx.project, args.series)
+    written = plan.write(
+        ctx,
+        pipeline.current_tree(ctx, args.tree),
+        args.tuxsuite,
+        arches=args.arches or ["um", "x86_64"],
+        toolchains=args.toolchains or list(plan.DEFAULT_TOOLCHAINS),
+        only=args.series,
+        git_repo=args.git_repo,
+        git_ref=args.git_ref,
+    )
+    for arch, toolchain in written.skipped:
+        print(f"left out {arch} with {toolchain}: TuxSuite has no image for it")
+    print(
+        f"wrote {args.tuxsuite}: {written.jobs} job(s), {written.builds} build(s); "
+        "tuxsuite accepts it"
+    )
+    if args.submit:
+        tuxsuite.submit(args.tuxsuite)
     return Exit.OK
 
 
@@ -410,6 +475,7 @@ def _check(ctx: pipeline.Context, args: argparse.Namespace) -> int:
         fragments=args.fragments,
         build=not args.no_build,
         only=args.series,
+        engine=pipeline.ENGINES[args.engine] or build.MAKE,
     )
     print(
         f"check passed: {args.series or 'all series'}, {result.patches} patch(es)"

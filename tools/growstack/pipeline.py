@@ -15,9 +15,9 @@ from typing import Any, TextIO
 
 import git
 
-from .engines import kcidb
+from .engines import kcidb, tuxmake
 from .errors import Exit, SeriesError, UsageError
-from .kernel import boot, config, kunit, kunitconfig, selftests, targets
+from .kernel import boot, build, config, kunit, kunitconfig, selftests, targets
 from .progress import Status
 from .project import Project
 from .results import ktap, report
@@ -26,6 +26,9 @@ from .source import tree
 
 DEFAULT_TARGETS = ("um",)
 DEFAULT_TIMEOUT = 300
+# Who builds the kernel: None leaves it to kunit.py (make, growstack's own for
+# the targets kunit.py cannot build); the others are build.Engine objects.
+ENGINES: dict[str, build.Engine | None] = {"make": None, "tuxmake": tuxmake.TUXMAKE}
 _CURRENT_TREE = "current-tree"
 
 
@@ -148,6 +151,7 @@ def test(
     json_path: Path | None = None,
     junit_path: Path | None = None,
     kcidb_path: Path | None = None,
+    engine: str = "make",
 ) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
     out = build_dir(ctx, path, arch, explicit_build_dir)
@@ -158,6 +162,7 @@ def test(
         fragments=fragments(ctx, path, arch, names),
         timeout=timeout,
         passthrough=kunit.absolute_paths(list(passthrough or [])),
+        engine=ENGINES[engine],
     )
     if target.runs_init:
         kunit.check_tools(request, ctx.status)
@@ -174,7 +179,8 @@ def test(
         "seconds": {k: round(v, 1) for k, v in outcome.seconds.items()},
         "fragments": fragment_names(ctx, arch, names),
         "compiler": _compiler(out),
-        **evidence_metadata(path, ctx.project, arch, names, timeout, passthrough),
+        "engine": engine,
+        **evidence_metadata(path, ctx.project, arch, names, timeout, passthrough, engine),
     }
     # The copy is kept for `growstack send`, which quotes the last results as test evidence.
     return _report(ctx, outcome.run, metadata, target.arch, json_path, junit_path, kcidb_path)
@@ -302,13 +308,14 @@ def evidence_metadata(
     names: list[str] | None = None,
     timeout: int = DEFAULT_TIMEOUT,
     passthrough: list[str] | None = None,
+    engine: str = "make",
 ) -> dict[str, Any]:
     """What `growstack send` needs to quote a run as test evidence: the base,
     the patch-ids of the commits tested, the command that repeats the run."""
     return {
         "base": _base_info(path),
         **_tested_patches(path, project),
-        "reproduce": _reproduce(arch, names, timeout, passthrough),
+        "reproduce": _reproduce(arch, names, timeout, passthrough, engine),
     }
 
 
@@ -342,13 +349,19 @@ def _compiler(build_dir: Path) -> str | None:
 
 
 def _reproduce(
-    arch: str, names: list[str] | None, timeout: int, passthrough: list[str] | None
+    arch: str,
+    names: list[str] | None,
+    timeout: int,
+    passthrough: list[str] | None,
+    engine: str = "make",
 ) -> str:
     """The `growstack test` command line of a run, for others to repeat it."""
     words = ["growstack", "test", "--arch", arch]
     words += [w for name in names or [] for w in ("--fragment", name)]
     if timeout != DEFAULT_TIMEOUT:
         words += ["--timeout", str(timeout)]
+    if engine != "make":
+        words += ["--engine", engine]
     if passthrough:
         words += ["--", *passthrough]
     return shlex.join(words)

@@ -1,8 +1,13 @@
-"""Kernel builds: ccache, and live progress while make runs.
+"""Kernel builds: ccache, live progress while make runs, and the engines that build.
 
 make (or kunit.py, which discards make's output) gives no progress, so it is
 measured: a thread counts object files in the build directory once a second
 and compares with the count recorded after the previous successful build.
+
+An Engine builds a kernel growstack has configured: MAKE runs make here, and
+engines/ holds the others (tuxmake). Each starts from the .config in the
+build directory, brings it up to date with the tree (olddefconfig) and
+builds everything, so every engine gives the same kernel.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from ..errors import BuildFailed
 from ..progress import Status, human_seconds
+from .targets import Target
 
 _OBJECT_RECORD = ".growstack-objects"
 CCACHE_DIR = "/usr/lib/ccache"
@@ -36,11 +43,11 @@ def environment() -> dict[str, str]:
 class BuildWatch(threading.Thread):
     """Counts object files while make runs, against the count of the last build."""
 
-    def __init__(self, build_dir: Path, status: Status, arch: str) -> None:
+    def __init__(self, build_dir: Path, status: Status, what: str) -> None:
         super().__init__(daemon=True)
         self.build_dir = build_dir
         self.status = status
-        self.arch = arch
+        self.what = what  # e.g. "um kernel"
         self.stop = threading.Event()
         record = build_dir / _OBJECT_RECORD
         self.expected = int(record.read_text()) if record.is_file() else 0
@@ -68,9 +75,9 @@ class BuildWatch(threading.Thread):
             # A stale record (another configuration built last) is no estimate.
             if self.expected and done <= self.expected:
                 share = min(99, 100 * done // self.expected)
-                text = f"building {self.arch} kernel: {share}% ({done}/{self.expected} objects)"
+                text = f"building {self.what}: {share}% ({done}/{self.expected} objects)"
             else:
-                text = f"building {self.arch} kernel: {done} objects"
+                text = f"building {self.what}: {done} objects"
             self.status.update(f"{text}, {elapsed}", topic="build")
 
     def finish(self, ok: bool) -> None:
@@ -104,7 +111,7 @@ def make(
     ]
     if cross_compile:
         argv.insert(5, f"CROSS_COMPILE={cross_compile}")
-    watch = BuildWatch(build_dir, status, arch)
+    watch = BuildWatch(build_dir, status, f"{arch} kernel")
     watch.start()
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(argv) + "\n")
@@ -115,7 +122,59 @@ def make(
     watch.finish(ok=result.returncode == 0)
     status.clear()
     if result.returncode != 0:
-        lines = log_path.read_text(errors="replace").splitlines()
-        errors = [line.strip() for line in lines if re.search(r"\berror\b|Error \d", line)]
-        first = errors[0] if errors else (lines[-1].strip() if lines else "no output")
-        raise BuildFailed(f"kernel build failed: {first}", f"see the full log in {log_path}")
+        raise failure(log_path)
+
+
+def failure(log_path: Path) -> BuildFailed:
+    """The error of a failed build: its first error line, and where the full log is."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    errors = [line.strip() for line in lines if re.search(r"\berror\b|Error \d", line)]
+    first = errors[0] if errors else (lines[-1].strip() if lines else "no output")
+    return BuildFailed(f"kernel build failed: {first}", f"see the full log in {log_path}")
+
+
+class Engine(Protocol):
+    """What builds a configured kernel: make here, or an engine of engines/."""
+
+    name: str
+
+    def build(
+        self,
+        tree: Path,
+        build_dir: Path,
+        target: Target,
+        status: Status,
+        log_path: Path,
+        make_args: tuple[str, ...] = (),
+    ) -> None:
+        """olddefconfig build_dir/.config against tree, then build all; BuildFailed on error."""
+
+
+class Make:
+    """make, run by growstack with object-counting progress."""
+
+    name = "make"
+
+    def build(
+        self,
+        tree: Path,
+        build_dir: Path,
+        target: Target,
+        status: Status,
+        log_path: Path,
+        make_args: tuple[str, ...] = (),
+    ) -> None:
+        for goal in ("olddefconfig", "all"):
+            make(
+                tree,
+                build_dir,
+                target.arch,
+                status,
+                log_path,
+                cross_compile=target.cross_compile,
+                targets=(goal,),
+                extra=make_args,
+            )
+
+
+MAKE = Make()

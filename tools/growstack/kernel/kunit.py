@@ -7,8 +7,9 @@ reconfigure and goes on to build and boot. kunit.py runs with
 itself (see ktap.py), while kunit.py keeps its own booting, timeout and
 test.log. Its make output is discarded by kunit.py, so build progress comes
 from counting object files in the build directory. For targets kunit.py
-cannot build (targets.Target.kunit_builds), growstack runs make itself and
-kunit.py only boots the kernel (`kunit.py exec`).
+cannot build (targets.Target.kunit_builds), and whenever the request names a
+build engine (build.Engine: tuxmake), the kernel is built by growstack's
+make or by that engine, and kunit.py only boots it (`kunit.py exec`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Request:
     jobs: int = os.cpu_count() or 1
     passthrough: list[str] = field(default_factory=list)
     initrd: Path | None = None  # what QEMU boots on to after KUnit (Target.runs_init)
+    engine: build.Engine | None = None  # None: kunit.py builds (Target.kunit_builds)
 
 
 @dataclass
@@ -188,6 +190,25 @@ def build_fingerprint(request: Request) -> str | None:
     return digest.hexdigest()
 
 
+def _require_config(build_dir: Path, configured: str, engine: str) -> None:
+    """The kernel was built from the .config growstack configured, or ConfigFailed.
+
+    olddefconfig on a configuration kconfiglib resolved changes nothing when
+    both evaluated the same tree with the same compiler; a difference means
+    the engine's compiler or tree is not the one growstack configured for.
+    """
+    ours = kunitconfig.parse(configured, "growstack's .config")
+    theirs = kunitconfig.parse((build_dir / ".config").read_text(), f"{engine}'s .config")
+    changed = sorted({name for name, _ in set(ours.items()) ^ set(theirs.items())})
+    if changed:
+        name = changed[0]
+        raise ConfigFailed(
+            f"{engine} built with CONFIG_{name}={theirs.get(name, 'n')} where growstack "
+            f"configured {ours.get(name, 'n')} ({len(changed)} symbol(s) differ)",
+            f"build with the compiler growstack configured for; see {build_dir}/.config",
+        )
+
+
 def _up_to_date(request: Request) -> bool:
     record = request.build_dir / _BUILD_RECORD
     fingerprint = build_fingerprint(request)
@@ -279,7 +300,7 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
             message = _KUNIT_MESSAGE.match(line)
             phase = _phase_of(message.group(1)) if message else None
             if phase == "build" and "build" not in marks:
-                watch = build.BuildWatch(request.build_dir, status, request.target.arch)
+                watch = build.BuildWatch(request.build_dir, status, f"{request.target.arch} kernel")
                 watch.start()
             elif phase == "run":
                 if watch:
@@ -317,19 +338,20 @@ def run(request: Request, status: Status) -> Outcome:
     if not built:
         status.log("kernel up to date (clean tree, same commit and .config): skipping the build")
     own_build: dict[str, float] = {}
-    if built and not request.target.kunit_builds:
+    engine = request.engine or (None if request.target.kunit_builds else build.MAKE)
+    if built and engine:
         own_build["build"] = time.monotonic()
         make_args, rest = split_build_options(request.passthrough)
-        build.make(
+        configured = (request.build_dir / ".config").read_text()
+        engine.build(
             request.tree,
             request.build_dir,
-            request.target.arch,
+            request.target,
             status,
             request.build_dir / "growstack-build.log",
-            cross_compile=request.target.cross_compile,
-            targets=("all",),
-            extra=tuple(make_args),
+            tuple(make_args),
         )
+        _require_config(request.build_dir, configured, engine.name)
         argv = command(dataclasses.replace(request, passthrough=rest), build=False)
     else:
         argv = command(request, build=built)

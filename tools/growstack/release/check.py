@@ -249,6 +249,7 @@ def first_error(lines: list[str]) -> str:
 
 
 def _build_key(tree_id: str, config_text: str, target: targets.Target) -> str:
+    # No engine in the key: every engine builds the same kernel (build.Engine).
     digest = hashlib.sha256(config_text.encode()).hexdigest()[:16]
     return f"{target.arch} {target.cross_compile or '-'} {tree_id} {digest}"
 
@@ -259,6 +260,7 @@ def build_prefixes(
     target: targets.Target,
     build_dir: Path,
     status: Status,
+    engine: build.Engine = build.MAKE,
 ) -> tuple[int, int]:
     """Build the tree at each commit in turn; (built, reused). Raises at the first failure.
 
@@ -291,16 +293,7 @@ def build_prefixes(
             repo.git.checkout("--quiet", "--detach", commit)
             (build_dir / ".config").write_text(config_text)
             try:
-                for goal in (("olddefconfig",), ()):
-                    build.make(
-                        tree,
-                        build_dir,
-                        target.arch,
-                        status,
-                        log_path,
-                        cross_compile=target.cross_compile,
-                        targets=goal,
-                    )
+                engine.build(tree, build_dir, target, status, log_path)
             except BuildFailed:
                 lines = log_path.read_text(errors="replace").splitlines()
                 error = first_error(lines).replace(f"{tree}/", "")
@@ -348,6 +341,7 @@ def builds(
     arch: str,
     fragments: list[str] | None,
     only: str | None = None,
+    engine: build.Engine = build.MAKE,
 ) -> tuple[int, int]:
     """Step 3 for `arch`: every prefix of the series checked builds; (built, reused).
 
@@ -368,7 +362,7 @@ def builds(
     target = targets.resolve(arch, tree, ctx.project)
     own = commits[len(commits) - len(mailed) :]
     built, reused = build_prefixes(
-        tree, list(zip(own, mailed, strict=True)), target, build_dir, ctx.status
+        tree, list(zip(own, mailed, strict=True)), target, build_dir, ctx.status, engine
     )
     ctx.status.log(
         f"check: every prefix of {only or 'the series'} builds on {arch} ({built} built, "
@@ -386,6 +380,7 @@ def run(
     fragments: list[str] | None,
     build: bool = True,
     only: str | None = None,
+    engine: build.Engine = build.MAKE,
 ) -> Report:
     """All checks on `tree`, the release tree with the mailed series applied."""
     started = time.monotonic()
@@ -393,7 +388,7 @@ def run(
     report.seconds["apply, export, checkpatch"] = time.monotonic() - started
     for arch in arches if build else []:
         started = time.monotonic()
-        report.built[arch], report.reused[arch] = builds(ctx, tree, arch, fragments, only)
+        report.built[arch], report.reused[arch] = builds(ctx, tree, arch, fragments, only, engine)
         report.seconds[f"{arch} builds"] = time.monotonic() - started
     return report
 

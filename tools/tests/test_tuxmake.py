@@ -1,0 +1,104 @@
+"""engines/tuxmake.py: the command line, and real tuxmake runs on a tiny tree.
+
+The tree is a stand-in Linux tree (tuxmake checks for Makefile, Kconfig and
+Kbuild) whose Makefile builds `linux` from `all`, so tuxmake itself runs,
+configures, builds and writes its metadata in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from growstack.engines import tuxmake
+from growstack.errors import BuildFailed, ConfigFailed, UsageError
+from growstack.kernel import kunit
+from growstack.kernel.targets import Target
+from growstack.progress import Status
+
+UML = Target("um", "")
+MAKEFILE = """\
+VERSION = 6
+PATCHLEVEL = 12
+SUBLEVEL = 0
+EXTRAVERSION =
+.PHONY: all linux kernelversion
+all:
+\t@cp $(O)/.config $(O)/vmlinux
+linux:
+\t@{linux}
+kernelversion:
+\t@echo 6.12.0
+"""
+
+
+def fake_tree(root: Path, linux: str = "cp $(O)/vmlinux $(O)/linux") -> Path:
+    tree = root / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text(MAKEFILE.format(linux=linux))
+    (tree / "Kconfig").touch()
+    (tree / "Kbuild").touch()
+    return tree
+
+
+def configured(root: Path, text: str = "CONFIG_FAKE=y\n") -> Path:
+    build_dir = root / "build"
+    build_dir.mkdir()
+    (build_dir / ".config").write_text(text)
+    return build_dir
+
+
+def test_command_names_arch_toolchain_kconfig_and_growstacks_cross_compiler(
+    tmp_path: Path,
+) -> None:
+    argv = tuxmake.Tuxmake().command(
+        tmp_path / "tree", tmp_path / "b", Target("x86_64", ""), ("-j3", "W=1")
+    )
+    assert "--target-arch=x86_64" in argv and "--toolchain=gcc" in argv
+    assert "--runtime=null" in argv and "--jobs=3" in argv
+    assert f"--kconfig={tmp_path / 'b' / tuxmake.KCONFIG}" in argv
+    assert f"--output-dir={tmp_path / 'b' / tuxmake.OUTPUT}" in argv
+    # The host's gcc, not tuxmake's x86_64-linux-gnu- default.
+    assert "CROSS_COMPILE=" in argv and "W=1" in argv
+    assert argv[-2:] == list(tuxmake.TARGETS)
+    parisc = tuxmake.Tuxmake().command(
+        tmp_path, tmp_path, Target("parisc", "", cross_compile="hppa-linux-gnu-")
+    )
+    assert "CROSS_COMPILE=hppa-linux-gnu-" in parisc
+
+
+def test_make_options_tuxmake_cannot_pass_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="tuxmake passes no make option '-k'"):
+        tuxmake.Tuxmake().command(tmp_path, tmp_path, UML, ("-k",))
+
+
+def test_a_real_tuxmake_build_leaves_the_kernel_in_the_build_directory(tmp_path: Path) -> None:
+    tree = fake_tree(tmp_path)
+    build_dir = configured(tmp_path)
+    log = tmp_path / "build.log"
+    tuxmake.Tuxmake().build(tree, build_dir, UML, Status(), log)
+    # Built from the .config growstack handed over.
+    assert (build_dir / "linux").read_text() == "CONFIG_FAKE=y\n"
+    assert (build_dir / ".config").read_text() == "CONFIG_FAKE=y\n"
+    assert tuxmake.metadata(build_dir / tuxmake.OUTPUT)["results"]["status"] == "PASS"
+    assert tuxmake.failed_targets(build_dir / tuxmake.OUTPUT) == []
+    assert "--target-arch=um" in log.read_text().splitlines()[0]
+
+
+def test_a_failing_target_is_one_line_naming_it(tmp_path: Path) -> None:
+    tree = fake_tree(tmp_path, linux="echo 'arch/um/kernel/x.c:1: error: nope' >&2; exit 2")
+    build_dir = configured(tmp_path)
+    with pytest.raises(BuildFailed, match=r"tuxmake kernel failed: .*error: nope") as err:
+        tuxmake.Tuxmake().build(tree, build_dir, UML, Status(), tmp_path / "build.log")
+    assert "build.log" in err.value.todo
+    assert (build_dir / ".config").is_file()
+
+
+def test_a_build_from_another_config_than_growstacks_is_refused(tmp_path: Path) -> None:
+    build_dir = configured(tmp_path, "CONFIG_A=y\n# CONFIG_B is not set\n")
+    kunit._require_config(build_dir, "CONFIG_A=y\n# CONFIG_B is not set\n", "tuxmake")
+    with pytest.raises(
+        ConfigFailed, match=r"tuxmake built with CONFIG_A=y where growstack configured m \(2 symbol"
+    ):
+        kunit._require_config(build_dir, "CONFIG_A=m\n", "tuxmake")
