@@ -15,8 +15,8 @@ def quiet_status() -> tuple[Status, io.StringIO]:
 
 def test_a_run_logs_its_final_count_not_its_first() -> None:
     status, stream = quiet_status()
-    watch = kunit._RunWatch(status, "um")
-    watch.parser.start_document()
+    watch = kunit._RunWatch(status, "um KUnit")
+    watch.start()
     for line in [
         "KTAP version 1",
         "1..1",
@@ -29,9 +29,23 @@ def test_a_run_logs_its_final_count_not_its_first() -> None:
     ]:
         watch.parser.feed(line)
     status.clear()
-    lines = stream.getvalue().splitlines()
-    assert lines[0] == "running um KUnit: 1 tests done, 0 failed"
-    assert lines[-1] == "running um KUnit: 300 tests done, 1 failed"
+    assert stream.getvalue().splitlines() == [
+        "running um KUnit: kernel started",
+        "  FAIL: many.case_300",
+        "running um KUnit: 300 tests done, 1 failed",
+    ]
+
+
+def test_one_test_is_one_test() -> None:
+    status, stream = quiet_status()
+    watch = kunit._RunWatch(status, "um KUnit again for kstack_off")
+    watch.start()
+    for line in ["KTAP version 1", "1..1", "ok 1 only"]:
+        watch.parser.feed(line)
+    status.clear()
+    assert stream.getvalue().splitlines()[-1] == (
+        "running um KUnit again for kstack_off: 1 test done, 0 failed"
+    )
 
 
 def test_a_new_topic_first_shows_where_the_old_one_got_to() -> None:

@@ -246,12 +246,17 @@ def check_tools(request: Request, status: Status) -> None:
 class _RunWatch:
     """Feeds console lines to the KTAP parser and shows what is running."""
 
-    def __init__(self, status: Status, arch: str) -> None:
+    def __init__(self, status: Status, what: str) -> None:
         self.status = status
-        self.arch = arch
+        self.what = what  # e.g. "um KUnit"
         self.parser = ktap.KtapParser(on_result=self._on_result)
         self.done = 0
         self.failed = 0
+
+    def start(self) -> None:
+        """The kernel is booting: a CI log says so before the first result arrives."""
+        self.parser.start_document()
+        self.status.update(f"running {self.what}: kernel started", topic="run")
 
     def _on_result(self, test: ktap.TestResult, depth: int) -> None:
         if test.subtests:
@@ -259,9 +264,11 @@ class _RunWatch:
         self.done += 1
         if test.status in (ktap.Status.FAIL, ktap.Status.CRASHED, ktap.Status.TIMEOUT):
             self.failed += 1
-            self.status.log(f"  {test.status.name}: {test.label}")
+            where = ".".join((*self.parser.current_path, test.label))
+            self.status.log(f"  {test.status.name}: {where}")
+        tests = "test" if self.done == 1 else "tests"
         self.status.update(
-            f"running {self.arch} KUnit: {self.done} tests done, {self.failed} failed", topic="run"
+            f"running {self.what}: {self.done} {tests} done, {self.failed} failed", topic="run"
         )
 
 
@@ -274,10 +281,10 @@ class _Stream:
     returncode: int
 
 
-def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _Stream:
+def _stream(argv: list[str], request: Request, status: Status, log: TextIO, what: str) -> _Stream:
     """Run kunit.py, log everything, show progress and feed the console to the parser."""
     marks = {"config": time.monotonic()}
-    runner = _RunWatch(status, request.target.arch)
+    runner = _RunWatch(status, what)
     watch: build.BuildWatch | None = None
     timed_out = False
     log.write("$ " + " ".join(argv) + "\n")
@@ -306,7 +313,7 @@ def _stream(argv: list[str], request: Request, status: Status, log: TextIO) -> _
                 if watch:
                     watch.finish(ok=True)
                     watch = None
-                runner.parser.start_document()
+                runner.start()
                 guard.arm()
             if phase:
                 marks.setdefault(phase, time.monotonic())
@@ -357,7 +364,7 @@ def run(request: Request, status: Status) -> Outcome:
         argv = command(request, build=built)
     log_path = request.build_dir / "growstack-kunit.log"
     with open(log_path, "w") as log:
-        main = _stream(argv, request, status, log)
+        main = _stream(argv, request, status, log, f"{request.target.arch} KUnit")
         marks = {**main.marks, **own_build, "config": start}
         if "run" not in marks and main.returncode != 0:
             log.flush()
@@ -369,7 +376,13 @@ def run(request: Request, status: Status) -> Outcome:
         result = main.run
         for rerun in selected_reruns(request):
             status.log(f"booting again for {rerun}")
-            again = _stream(rerun_command(request, rerun), request, status, log)
+            again = _stream(
+                rerun_command(request, rerun),
+                request,
+                status,
+                log,
+                f"{request.target.arch} KUnit again for {rerun}",
+            )
             result = merge_rerun(result, again.run, rerun)
             seconds["rerun"] = (
                 seconds.get("rerun", 0.0) + again.marks["end"] - again.marks["config"]
