@@ -36,6 +36,7 @@ METADATA: dict[str, Any] = {
     "patchset_hash": "c" * 64,
     "fragments": ["kunit-default", "kstack"],
     "compiler": "gcc (Debian 12.2.0-14+deb12u1) 12.2.0",
+    "engine": "tuxmake",
     "seconds": {"config": 1.5, "build": 42.5, "run": 3.0},
     "reproduce": "growstack test --arch um",
 }
@@ -66,6 +67,7 @@ def test_a_test_run_is_a_checkout_a_build_and_its_tests() -> None:
         "duration": 42.5,
     }
     assert (build["status"], build["command"]) == ("PASS", "growstack test --arch um")
+    assert build["misc"] == {"engine": "tuxmake"}
     tests = by_path(doc)
     assert list(tests) == ["timing.fast_test", "timing.slow_test", "timing.instant_test"]
     assert [t["duration"] for t in tests.values()] == [0.15, 1.5, 0.0]

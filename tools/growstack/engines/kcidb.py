@@ -100,6 +100,8 @@ def _build(metadata: dict[str, Any], build_id: str, checkout_id: str) -> dict[st
         build["config_name"] = "+".join(metadata["fragments"])
     if metadata.get("compiler"):
         build["compiler"] = metadata["compiler"]
+    if metadata.get("engine"):  # the --engine it was built with
+        build["misc"] = {"engine": metadata["engine"]}
     seconds = metadata.get("seconds") or {}
     if "build" in seconds:
         build["duration"] = seconds["build"]
