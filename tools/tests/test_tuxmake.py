@@ -68,9 +68,10 @@ def test_command_names_arch_toolchain_kconfig_and_growstacks_cross_compiler(
     assert "CROSS_COMPILE=hppa-linux-gnu-" in parisc
 
 
-def test_make_options_tuxmake_cannot_pass_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="tuxmake passes no make option '-k'"):
-        tuxmake.Tuxmake().command(tmp_path, tmp_path, UML, ("-k",))
+@pytest.mark.parametrize("arg", ["-k", "CC=clang", "O=/tmp/elsewhere"])
+def test_make_arguments_tuxmake_would_refuse_are_refused_first(tmp_path: Path, arg: str) -> None:
+    with pytest.raises(UsageError, match=f"tuxmake takes no make option '{arg}'"):
+        tuxmake.Tuxmake().command(tmp_path, tmp_path, UML, (arg,))
 
 
 def test_a_real_tuxmake_build_leaves_the_kernel_in_the_build_directory(tmp_path: Path) -> None:
@@ -102,3 +103,19 @@ def test_a_build_from_another_config_than_growstacks_is_refused(tmp_path: Path) 
         ConfigFailed, match=r"tuxmake built with CONFIG_A=y where growstack configured m \(2 symbol"
     ):
         kunit._require_config(build_dir, "CONFIG_A=m\n", "tuxmake")
+
+
+def test_a_run_that_stops_before_building_keeps_the_config_and_quotes_itself(
+    tmp_path: Path,
+) -> None:
+    tree = fake_tree(tmp_path)
+    build_dir = configured(tmp_path)
+    tuxmake.Tuxmake().build(tree, build_dir, UML, Status(), tmp_path / "first.log")
+    (tree / "Kbuild").unlink()  # no longer a kernel tree: tuxmake stops at once
+    log = tmp_path / "second.log"
+    with pytest.raises(BuildFailed) as err:
+        tuxmake.Tuxmake().build(tree, build_dir, UML, Status(), log)
+    # growstack's .config is back, and the error is this run's, not the last build's.
+    assert (build_dir / ".config").read_text() == "CONFIG_FAKE=y\n"
+    assert "does not look like a Linux source tree" in err.value.what
+    assert str(log) in err.value.todo

@@ -36,6 +36,18 @@ KCONFIG = "growstack-tuxmake.config"  # the .config handed to tuxmake
 # on its default target, which is plain make.
 TARGETS = ("config", "kernel")
 _MAKE_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# Make variables the caller may not set: tuxmake 1.45 refuses these
+# (Build.MAKE_VARIABLES_REJECTLIST) before it logs anything, and growstack
+# sets CROSS_COMPILE itself.
+_TUXMAKE_OWNS = {
+    "ARCH",
+    "CC",
+    "HOSTCC",
+    "INSTALL_DTBS_PATH",
+    "INSTALL_MOD_PATH",
+    "O",
+    "CROSS_COMPILE",
+}
 
 
 class Tuxmake:
@@ -53,12 +65,13 @@ class Tuxmake:
         for arg in make_args:
             if arg.startswith("-j") and arg[2:].isdigit():
                 jobs = int(arg[2:])
-            elif _MAKE_VARIABLE.match(arg):
+            elif _MAKE_VARIABLE.match(arg) and arg.split("=")[0] not in _TUXMAKE_OWNS:
                 variables.append(arg)
             else:
                 raise UsageError(
-                    f"tuxmake passes no make option {arg!r}",
-                    "give make variables (NAME=value) or --jobs, or use --engine make",
+                    f"tuxmake takes no make option {arg!r}",
+                    "give make variables (NAME=value) other than "
+                    f"{', '.join(sorted(_TUXMAKE_OWNS))}, or -jN, or use --engine make",
                 )
         argv = [
             sys.executable,
@@ -95,26 +108,30 @@ class Tuxmake:
                 "tuxmake is not installed", "pip install 'tuxmake>=1.45,<2', or use --engine make"
             )
         argv = self.command(tree, build_dir, target, make_args)
+        output = build_dir / OUTPUT
+        for stale in ("metadata.json", "build.log"):  # a run that stops early writes neither
+            (output / stale).unlink(missing_ok=True)
         config = build_dir / ".config"
-        (build_dir / KCONFIG).write_text(config.read_text())
-        config.unlink()
+        os.replace(config, build_dir / KCONFIG)
         watch = build.BuildWatch(build_dir, status, f"{target.arch} kernel with tuxmake")
         watch.start()
-        with open(log_path, "w") as log:
-            log.write("$ " + " ".join(argv) + "\n")
-            log.flush()
-            result = subprocess.run(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=build.environment(),
-            )
-        failed = failed_targets(build_dir / OUTPUT)
+        try:
+            with open(log_path, "w") as log:
+                log.write("$ " + " ".join(argv) + "\n")
+                log.flush()
+                result = subprocess.run(
+                    argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=build.environment(),
+                )
+        finally:
+            if not config.is_file():  # tuxmake stopped, or was stopped, before configuring
+                shutil.copyfile(build_dir / KCONFIG, config)
+        failed = failed_targets(output)
         watch.finish(ok=result.returncode == 0 and not failed)
         status.clear()
-        if not config.is_file():  # tuxmake stopped before configuring
-            config.write_text((build_dir / KCONFIG).read_text())
         if result.returncode != 0 or failed:
             tuxmake_log = build_dir / OUTPUT / "build.log"
             error = build.failure(tuxmake_log if tuxmake_log.is_file() else log_path)

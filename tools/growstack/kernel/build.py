@@ -6,8 +6,9 @@ and compares with the count recorded after the previous successful build.
 
 An Engine builds a kernel growstack has configured: MAKE runs make here, and
 engines/ holds the others (tuxmake). Each starts from the .config in the
-build directory, brings it up to date with the tree (olddefconfig) and
-builds everything, so every engine gives the same kernel.
+build directory, brings it up to date with the tree (make olddefconfig,
+or make's own syncconfig) and builds everything, so every engine gives the
+same kernel.
 """
 
 from __future__ import annotations
@@ -147,7 +148,10 @@ class Engine(Protocol):
         log_path: Path,
         make_args: tuple[str, ...] = (),
     ) -> None:
-        """olddefconfig build_dir/.config against tree, then build all; BuildFailed on error."""
+        """Build all from build_dir/.config brought up to date with tree; BuildFailed on error.
+
+        Make runs olddefconfig; tuxmake leaves that to make's own syncconfig.
+        """
 
 
 class Make:
