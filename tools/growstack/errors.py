@@ -35,8 +35,8 @@ class Exit(IntEnum):
     KCIDB_UNREACHABLE = 19  # growstack submit: no answer in time, or no connection
     KCIDB_INVALID = 20  # a KCIDB document does not validate against its schema
     OLD_LAYOUT = 21  # patches/ still holds one flat series: growstack migrate NAME
-    TUXSUITE_NO_TOKEN = 22  # growstack plan --submit: no TuxSuite token
-    TUXSUITE_FAILED = 23  # growstack plan --submit: the tuxsuite client refused the plan
+    TUXSUITE_NO_TOKEN = 22  # growstack plan --submit: no usable TuxSuite token or configuration
+    TUXSUITE_FAILED = 23  # growstack plan --submit: refused, or TuxSuite cannot be reached
 
 
 MEANING = {
@@ -62,8 +62,8 @@ MEANING = {
     Exit.KCIDB_UNREACHABLE: "the KCIDB endpoint did not answer",
     Exit.KCIDB_INVALID: "the KCIDB document does not validate",
     Exit.OLD_LAYOUT: "patches/ is in the old single-series layout",
-    Exit.TUXSUITE_NO_TOKEN: "no TuxSuite token",
-    Exit.TUXSUITE_FAILED: "the tuxsuite client refused the plan",
+    Exit.TUXSUITE_NO_TOKEN: "no usable TuxSuite token or configuration",
+    Exit.TUXSUITE_FAILED: "TuxSuite refused the plan or cannot be reached",
 }
 
 

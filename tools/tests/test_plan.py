@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from growstack.engines import tuxsuite
-from growstack.errors import Exit, UsageError
+from growstack.errors import Exit, GrowstackError, UsageError
 from growstack.release import plan
 
 from helpers import fake_kunit_tree
@@ -51,6 +53,10 @@ def test_every_prefix_on_every_arch_and_toolchain_and_kunit_where_qemu_can_boot(
     assert um["kconfig"][0] == tuxsuite.BASE_CONFIG and "CONFIG_VIRTIO_UML=y" in um["kconfig"]
     assert "CONFIG_SERIAL_8250=y" in x86["kconfig"] and "CONFIG_VIRTIO_UML=y" not in x86["kconfig"]
     assert kunit["test"] == {"device": "qemu-x86_64", "tests": ["kunit"]}
+    assert kunit["builds"][0]["kconfig"][0] == tuxsuite.BOOT_CONFIG
+    assert "modules" in kunit["builds"][0]["targets"] and "modules" not in um["targets"]
+    # Absolute, or the client would read a path it cannot find as a message-id for b4.
+    assert Path(um["patch_series"]).is_absolute()
     assert kunit["builds"][0]["patch_series"] == second["builds"][0]["patch_series"]
 
 
@@ -63,7 +69,9 @@ def test_pairs_tuxsuite_has_no_image_for_are_left_out_and_named(
     assert written.skipped == [("um", "korg-gcc")]  # kernel.org's gcc images build no UML
     builds = [b for job in yaml.safe_load(out.read_text())["jobs"] for b in job["builds"]]
     assert {(b["target_arch"], b["toolchain"]) for b in builds} == {("um", "gcc-12")}
-    with pytest.raises(UsageError, match=r"no image that builds um with korg-gcc; .* gcc \(or"):
+    with pytest.raises(
+        UsageError, match=r"no image that builds um with korg-gcc; .* such as gcc-\d+, clang-\d+$"
+    ):
         plan.write(ctx, release["dev"], out, arches=["um"], toolchains=["korg-gcc"])
 
 
@@ -95,8 +103,11 @@ def test_the_client_refuses_what_tuxsuite_would(tmp_path: Path) -> None:
         tuxsuite.validate(path)
 
 
-def test_submit_without_a_token_is_one_line(release: dict[str, Path], tmp_path: Path) -> None:
-    result = growstack(
+def plan_submit(
+    release: dict[str, Path], tmp_path: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`growstack plan --submit` of the tiny release, to tmp_path/plan.yaml."""
+    return growstack(
         "--project",
         str(release["project"]),
         "--workdir",
@@ -107,7 +118,41 @@ def test_submit_without_a_token_is_one_line(release: dict[str, Path], tmp_path: 
         "--tuxsuite",
         str(tmp_path / "plan.yaml"),
         "--submit",
-        env={"TUXSUITE_TOKEN": "", "TUXSUITE_CONFIG": str(tmp_path / "none.ini")},
+        env=env,
+    )
+
+
+def test_submit_without_a_token_is_one_line(release: dict[str, Path], tmp_path: Path) -> None:
+    result = plan_submit(
+        release, tmp_path, {"TUXSUITE_TOKEN": "", "TUXSUITE_CONFIG": str(tmp_path / "none.ini")}
     )
     assert_one_line_error(result, Exit.TUXSUITE_NO_TOKEN, "no TuxSuite token", "TUXSUITE_TOKEN")
     assert (tmp_path / "plan.yaml").is_file()  # the plan is written before the token is needed
+
+
+def test_submit_without_the_service_is_one_line(
+    release: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token but no TuxSuite to talk to: the submission to a closed port on
+    loopback fails in the client's own process, and the client's lookup of the
+    group and project fails in growstack's (where it would retry for minutes)."""
+    ini = tmp_path / "config.ini"
+    closed = "http://127.0.0.1:9"  # never a public endpoint
+    ini.write_text(
+        f"[default]\napi_url = {closed}\ntuxapi_url = {closed}\ntuxauth_url = {closed}\n"
+    )
+    env = {"TUXSUITE_TOKEN": "t0k3n", "TUXSUITE_CONFIG": str(ini)}
+    result = plan_submit(release, tmp_path, {**env, "TUXSUITE_GROUP": "g", "TUXSUITE_PROJECT": "p"})
+    assert result.returncode == Exit.TUXSUITE_FAILED, result.stderr
+    assert f"growstack: error: tuxsuite did not accept {tmp_path / 'plan.yaml'}" in result.stderr
+    assert "host='127.0.0.1', port=9" in result.stderr  # the client ran, and posted here
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError("connection refused")
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("tuxsuite.config.requests.get", offline)
+    with pytest.raises(GrowstackError, match="cannot reach TuxSuite: connection refused") as err:
+        tuxsuite.submit(tmp_path / "plan.yaml")
+    assert err.value.exit_code == Exit.TUXSUITE_FAILED

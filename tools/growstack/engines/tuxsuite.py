@@ -5,9 +5,13 @@ pinned kernel version, the same source as Debian's package) and each build's
 patches as a patch series: an mbox of the patches that build carries,
 written next to the plan. TuxSuite builds with tuxmake, so a build is
 described by arch, toolchain, kconfig and targets, as engines/tuxmake.py
-describes ours. Its kconfig is a named base config followed by the lines of
-growstack's merged kunitconfig: alldefconfig and then the fragments is what
-kunit.py's olddefconfig of those lines gives.
+describes ours. A prefix build's kconfig is a named base config followed by
+the lines of growstack's merged kunitconfig: alldefconfig and then the
+fragments is what kunit.py's olddefconfig of those lines gives. A KUnit
+job's builds start from defconfig instead, so that tuxrun's QEMU machine
+finds its root disk, and build modules for tuxrun's kunit test. The test
+jobs are the least checked part of a plan: the client's schema takes any
+device and test names, so those are growstack's reading of tuxrun's.
 
 The plan is checked offline with the tuxsuite client's own code: its plan
 schema, and every build as the client would turn it into a request,
@@ -19,6 +23,7 @@ the client.
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import subprocess
 import sys
@@ -26,10 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from ..errors import Exit, GrowstackError, MissingDependency, UsageError
 
 STABLE_TREE = "https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git"
 BASE_CONFIG = "alldefconfig"
+# A kernel tuxrun boots needs the drivers of its QEMU machine's root disk,
+# which alldefconfig lacks, and tuxrun's kunit test loads modules.
+BOOT_CONFIG = "defconfig"
 TARGETS = ("config", "kernel")
 # tuxrun's QEMU device for each arch growstack boots KUnit on; UML and
 # parisc have none, so their jobs only build.
@@ -48,18 +58,20 @@ class Build:
 
     arch: str
     toolchain: str
-    kconfig: list[str]  # the lines merged on top of BASE_CONFIG
+    kconfig: list[str]  # the lines merged on top of `base`
     patches: Path  # the mbox of the patches this build carries
+    base: str = BASE_CONFIG
+    modules: bool = False
 
     def entry(self, base: Base) -> dict[str, Any]:
         return {
             "git_repo": base.git_repo,
             "git_ref": base.git_ref,
-            "patch_series": str(self.patches),
+            "patch_series": str(self.patches.resolve()),  # else the client runs b4 on it
             "target_arch": self.arch,
             "toolchain": self.toolchain,
-            "kconfig": [BASE_CONFIG, *self.kconfig],
-            "targets": list(TARGETS),  # a list of its own: no YAML anchors
+            "kconfig": [self.base, *self.kconfig],
+            "targets": [*TARGETS, *(["modules"] if self.modules else [])],
         }
 
 
@@ -122,6 +134,7 @@ def _client() -> Any:
 def validate(path: Path) -> int:
     """Check the plan with the tuxsuite client, offline; the number of builds, or UsageError."""
     client = _client()
+    mimetypes.add_type(*_MBOX)
     try:
         config = client.config.PlanConfig(None, None, str(path))
     except Exception as err:  # the client reads fields unchecked: KeyError, TypeError
@@ -160,18 +173,45 @@ def validate(path: Path) -> int:
     return len(builds)
 
 
+# The client reads a patch series only when its MIME type is one it knows,
+# and .mbox is known only through /etc/mime.types; so growstack tells it,
+# in its own process (validate) and in the client's (submit).
+_MBOX = ("application/mbox", ".mbox")
+_CLIENT = (
+    f"import mimetypes, sys; mimetypes.add_type{_MBOX!r}; "
+    "from tuxsuite.cli import main; sys.argv[0] = 'tuxsuite'; main()"
+)
+
+
 def submit(path: Path) -> None:
-    """Hand the plan to the tuxsuite client; a missing token is one line, not a traceback."""
+    """Hand the plan to the tuxsuite client without waiting for its results.
+
+    The client's own configuration check comes first, so that no account is
+    one line: it asks the service for the group and project when they are
+    not set, which needs the network.
+    """
     client = _client()
     try:
         client.config.Config()
-    except client.exceptions.TuxSuiteError as err:
+    except client.exceptions.TokenNotFound as err:
         raise GrowstackError(
             f"no TuxSuite token: {err}",
             "set TUXSUITE_TOKEN, or write the plan without --submit",
             exit_code=Exit.TUXSUITE_NO_TOKEN,
         ) from None
-    argv = [sys.executable, "-m", "tuxsuite", "plan", "submit", str(path)]
+    except client.exceptions.TuxSuiteError as err:  # a rejected token, a bad config.ini
+        raise GrowstackError(
+            f"the TuxSuite configuration does not work: {err}",
+            "check TUXSUITE_TOKEN and ~/.config/tuxsuite/config.ini",
+            exit_code=Exit.TUXSUITE_NO_TOKEN,
+        ) from None
+    except requests.RequestException as err:
+        raise GrowstackError(
+            f"cannot reach TuxSuite: {err}",
+            "check the network, or set TUXSUITE_GROUP and TUXSUITE_PROJECT",
+            exit_code=Exit.TUXSUITE_FAILED,
+        ) from None
+    argv = [sys.executable, "-c", _CLIENT, "plan", "submit", "--no-wait", str(path)]
     if subprocess.run(argv, env=dict(os.environ)).returncode != 0:
         raise GrowstackError(
             f"tuxsuite did not accept {path} (its message is above)",

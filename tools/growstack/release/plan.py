@@ -23,6 +23,8 @@ from ..source.tree import BaseSpec
 from . import check
 
 DEFAULT_TOOLCHAINS = ("gcc-12", "clang-17")
+# What a hint offers when an arch has none of the toolchains asked for.
+_CANDIDATES = [f"gcc-{n}" for n in range(15, 7, -1)] + [f"clang-{n}" for n in range(20, 13, -1)]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class Written:
     jobs: int
     builds: int
     skipped: list[tuple[str, str]]  # (arch, toolchain) pairs TuxSuite has no image for
+
+
+def _newest(arch: str) -> list[str]:
+    """The newest gcc and clang releases TuxSuite has an image of for `arch`."""
+    found: dict[str, str] = {}
+    for toolchain in _CANDIDATES:  # newest first within each family
+        family = toolchain.split("-")[0]
+        if family not in found and tuxsuite.image_exists(arch, toolchain):
+            found[family] = toolchain
+    return list(found.values())
 
 
 def pairs(
@@ -40,11 +52,10 @@ def pairs(
     usable = [p for p in wanted if tuxsuite.image_exists(*p)]
     for arch in arches:
         if not any(a == arch for a, _ in usable):
-            families = [tc for tc in ("gcc", "clang") if tuxsuite.image_exists(arch, tc)]
+            has = ", ".join(_newest(arch)) or "none known"
             raise UsageError(
                 f"TuxSuite has no image that builds {arch} with {' or '.join(toolchains)}",
-                f"add a --toolchain it has for {arch}: "
-                f"{' or '.join(f'{tc} (or a {tc}-N release)' for tc in families)}",
+                f"add a --toolchain it has for {arch}, such as {has}",
             )
     return usable, [p for p in wanted if p not in usable]
 
@@ -76,6 +87,10 @@ def write(
     """Write and check the plan."""
     usable, skipped = pairs(arches, toolchains)
     mailed = check.checked(ctx.project, only)
+    if not mailed:
+        raise UsageError(
+            f"{only or 'the project'} has no patches to plan", "add patches to its series file"
+        )
     applied = series.full_series(ctx.project, include_local=False, only=only)
     below = applied[: len(applied) - len(mailed)]
     mboxes = path.parent / f"{path.stem}.patches"
@@ -97,7 +112,11 @@ def write(
     ]
     for arch in (a for a in arches if a in tuxsuite.DEVICES):
         lines = kconfig(ctx, tree, arch, pipeline.fragment_names(ctx, arch, None))
-        builds = [tuxsuite.Build(a, tc, lines, prefixes[-1]) for a, tc in usable if a == arch]
+        builds = [
+            tuxsuite.Build(a, tc, lines, prefixes[-1], base=tuxsuite.BOOT_CONFIG, modules=True)
+            for a, tc in usable
+            if a == arch
+        ]
         jobs.append(tuxsuite.Job(f"KUnit on {arch}", builds, kunit=True))
     name = only or "all series"
     description = (
