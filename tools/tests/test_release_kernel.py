@@ -2,9 +2,11 @@
 
 They share the test workdir's release tree and its check build directory:
 the first check builds the series' own UML configuration once, with tuxmake
-(ccache on);
-the bad-build case puts two small patches on top of the series, so only the
-prefixes it adds are built, and each recompiles one file.
+(ccache on); the bad-build case puts two small patches on top of the series,
+so only the prefixes it adds are built, with tuxmake too, and each recompiles
+one file (make's command lines differ from tuxmake's, so switching engines
+in one build directory would recompile everything). parisc's KUnit test
+covers growstack's own make.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def test_every_prefix_builds_with_tuxmake_and_a_rerun_builds_nothing(
     kernel_context: pipeline.Context,
 ) -> None:
     """CI's real tuxmake build: every prefix, the first from nothing, the rest
-    incrementally. The bad-build case below covers growstack's own make."""
+    incrementally."""
     path = pipeline.release_tree(kernel_context)
     count = len(mailed(kernel_context.project))
     built, reused = check.builds(kernel_context, path, "um", None, engine=TUXMAKE)
@@ -130,7 +132,7 @@ def test_check_names_the_patch_that_breaks_the_build(
     count = len(mailed(ctx.project))
     path = pipeline.release_tree(ctx)
     fails(
-        lambda: check.builds(ctx, path, "um", None),
+        lambda: check.builds(ctx, path, "um", None, engine=TUXMAKE),
         Exit.BUILD_FAILED,
         rf"patch {count}/{count} init-add-a-variable.patch breaks the um build: "
         r"init/main\.c:\d+:\d+: error: .GROWSTACK_UNDEFINED. undeclared",
