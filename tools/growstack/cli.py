@@ -199,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
         "--arch",
         action="append",
         dest="arches",
-        help="build every prefix for this arch (repeatable; default: um)",
+        help="build every prefix for this arch (repeatable; default: um; also parisc, parisc64)",
     )
     p.add_argument(
         "--fragment",

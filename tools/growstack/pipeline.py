@@ -154,6 +154,12 @@ def test(
     engine: str = "make",
 ) -> Exit:
     target = targets.resolve(arch, path, ctx.project)
+    if not target.bootable:
+        raise UsageError(
+            f"growstack builds {arch} kernels but cannot boot them: QEMU has no machine for it",
+            f"check that every prefix builds with growstack check --arch {arch}; "
+            "run KUnit on another arch",
+        )
     out = build_dir(ctx, path, arch, explicit_build_dir)
     request = kunit.Request(
         tree=path,

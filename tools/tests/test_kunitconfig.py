@@ -100,6 +100,17 @@ def test_our_parisc_qemu_config_is_read(tmp_path: Path) -> None:
     assert "CONFIG_SERIAL_8250_CONSOLE=y" in hppa.kconfig and "CONFIG_64BIT" not in hppa.kconfig
 
 
+def test_parisc64_is_built_with_both_compilers_and_never_booted(tmp_path: Path) -> None:
+    tree = fake_kunit_tree(tmp_path / "linux")
+    project = Project(make_project(tmp_path / "project"))
+    wide = targets.resolve("parisc64", tree, project)
+    assert (wide.arch, wide.cross_compile, wide.kconfig) == ("parisc64", "hppa64-linux-gnu-", "")
+    assert wide.packages == ["gcc-hppa-linux-gnu", "gcc-hppa64-linux-gnu"]
+    assert not wide.bootable and not wide.kunit_builds
+    assert targets.resolve("um", tree, project).bootable
+    assert targets.resolve("x86_64", tree, project).bootable
+
+
 @pytest.mark.parametrize(
     "args, make_args, rest",
     [
@@ -118,7 +129,7 @@ def test_build_options_are_split_from_kunit_py_options(
 def test_unknown_target_lists_the_known_ones(tmp_path: Path) -> None:
     tree = fake_kunit_tree(tmp_path / "linux")
     project = Project(make_project(tmp_path / "project"))
-    with pytest.raises(UsageError, match="pick one of um, x86_64"):
+    with pytest.raises(UsageError, match="pick one of parisc64, um, x86_64"):
         targets.resolve("vax", tree, project)
 
 

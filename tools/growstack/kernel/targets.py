@@ -42,6 +42,10 @@ _DEFAULT_CROSS = {"parisc": "hppa-linux-gnu-"}
 # fails on archives from outside the build: parisc links the compiler's
 # libgcc.a. growstack builds these itself and has kunit.py only boot them.
 _BUILT_BY_GROWSTACK = {"parisc"}
+# Arches growstack builds (check) but cannot boot: Debian 12's QEMU 7.2 has no
+# 64-bit PA-RISC machine (the C3700 came in QEMU 8.2). A 64-bit parisc kernel
+# also builds its 32-bit vDSO, with the 32-bit cross compiler.
+_BUILD_ONLY = {"parisc64": ("hppa64-linux-gnu-", ("gcc-hppa-linux-gnu",))}
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,12 @@ class Target:
     # The qemu config's command line ends in "--": after KUnit, the kernel goes
     # on to init (kunit.py's kunit_shutdown= lands behind it, as init's argument).
     runs_init: bool = False
+    extra_packages: tuple[str, ...] = ()  # more Debian packages its build needs
+
+    @property
+    def bootable(self) -> bool:
+        """Whether growstack can boot it: UML, or an arch with a QEMU machine."""
+        return self.arch == "um" or self.qemu_arch is not None
 
     @property
     def libc_package(self) -> str:
@@ -64,7 +74,7 @@ class Target:
     @property
     def packages(self) -> list[str]:
         """Debian packages needed to build and boot this target (its QEMU last)."""
-        wanted = []
+        wanted = list(self.extra_packages)
         if self.cross_compile:
             wanted.append(cross_package(self.cross_compile))
             if self.cross_compile in _CROSS_LIBC:
@@ -113,6 +123,15 @@ def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None =
         return Target(
             "um", (kunit / "configs/arch_uml.config").read_text(), cross_compile=cross_compile
         )
+    if arch in _BUILD_ONLY:
+        prefix, extra = _BUILD_ONLY[arch]
+        return Target(
+            arch,
+            "",
+            cross_compile=cross_compile or prefix,
+            kunit_builds=False,
+            extra_packages=extra,
+        )
     ours = project.kunit / "qemu_configs" / f"{arch}.py"
     theirs = kunit / "qemu_configs" / f"{arch}.py"
     path = ours if ours.is_file() else theirs
@@ -126,6 +145,7 @@ def resolve(arch: str, tree: Path, project: Project, cross_compile: str | None =
                 if p.stem != "__init__"
             }
             | {"um"}
+            | set(_BUILD_ONLY)
         )
         raise UsageError(f"no KUnit target for arch {arch!r}", f"pick one of {', '.join(known)}")
     params = _qemu_params(path)
