@@ -14,8 +14,11 @@ import pytest
 from growstack.engines import tuxmake
 from growstack.errors import BuildFailed, ConfigFailed, UsageError
 from growstack.kernel import kunit
+from growstack.kernel.build import MAKE
 from growstack.kernel.targets import Target
 from growstack.progress import Status
+
+from helpers import git
 
 UML = Target("um", "")
 MAKEFILE = """\
@@ -119,3 +122,18 @@ def test_a_run_that_stops_before_building_keeps_the_config_and_quotes_itself(
     assert (build_dir / ".config").read_text() == "CONFIG_FAKE=y\n"
     assert "does not look like a Linux source tree" in err.value.what
     assert str(log) in err.value.todo
+
+
+def test_a_kernel_another_engine_built_is_not_up_to_date(tmp_path: Path) -> None:
+    """The results name the engine, so a kernel is reused only by the engine that built it."""
+    tree = fake_tree(tmp_path)
+    git(tree, "init", "-q")
+    git(tree, "add", ".")
+    git(tree, "commit", "-q", "-m", "tree")
+    build_dir = configured(tmp_path)
+    (build_dir / "vmlinux").write_text("kernel")
+    by = {
+        name: kunit.build_fingerprint(kunit.Request(tree, build_dir, UML, [], engine=engine))
+        for name, engine in (("kunit.py", None), ("tuxmake", tuxmake.TUXMAKE), ("make", MAKE))
+    }
+    assert None not in by.values() and len(set(by.values())) == 3

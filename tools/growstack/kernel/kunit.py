@@ -179,15 +179,23 @@ def build_fingerprint(request: Request) -> str | None:
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     stat = vmlinux.stat()
     target = request.target
+    builder = builder_of(request)
     digest = hashlib.sha256()
     for part in (
         head,
         config_file.read_text(),
         f"{stat.st_size} {stat.st_mtime_ns}",
         f"{target.arch} {target.cross_compile} {target.qemu_config}",
+        # the results name the engine: a kernel another engine built is built again
+        builder.name if builder else "kunit.py",
     ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
+
+
+def builder_of(request: Request) -> build.Engine | None:
+    """The engine that builds the kernel; None when kunit.py builds it."""
+    return request.engine or (None if request.target.kunit_builds else build.MAKE)
 
 
 def _require_config(build_dir: Path, configured: str, engine: str) -> None:
@@ -345,7 +353,7 @@ def run(request: Request, status: Status) -> Outcome:
     if not built:
         status.log("kernel up to date (clean tree, same commit and .config): skipping the build")
     own_build: dict[str, float] = {}
-    engine = request.engine or (None if request.target.kunit_builds else build.MAKE)
+    engine = builder_of(request)
     if built and engine:
         own_build["build"] = time.monotonic()
         make_args, rest = split_build_options(request.passthrough)
