@@ -254,6 +254,18 @@ def _build_key(tree_id: str, config_text: str, target: targets.Target) -> str:
     return f"{target.arch} {target.cross_compile or '-'} {tree_id} {digest}"
 
 
+def require_toolchain(target: targets.Target, status: Status) -> None:
+    """Install what building `target` needs (before configuring: kconfig asks the compiler)."""
+    deps.ensure(
+        list(deps.BUILD_PACKAGES) + target.packages, status, why=f"building {target.arch} kernels"
+    )
+    if not shutil.which(f"{target.cross_compile or ''}gcc"):
+        raise MissingDependency(
+            f"no C compiler: {target.cross_compile or ''}gcc is not on PATH",
+            "install build-essential (or the cross gcc for this arch)",
+        )
+
+
 def build_prefixes(
     tree: Path,
     commits: list[tuple[str, series.Patch]],
@@ -267,14 +279,6 @@ def build_prefixes(
     `build_dir` holds the .config for the whole series; each prefix starts
     from it and `make olddefconfig` drops what that prefix does not have yet.
     """
-    deps.ensure(
-        list(deps.BUILD_PACKAGES) + target.packages, status, why=f"building {target.arch} kernels"
-    )
-    if not shutil.which(f"{target.cross_compile or ''}gcc"):
-        raise MissingDependency(
-            f"no C compiler: {target.cross_compile or ''}gcc is not on PATH",
-            "install build-essential (or the cross gcc for this arch)",
-        )
     repo = open_repo(tree)
     config_text = (build_dir / ".config").read_text()
     record = build_dir / _BUILT_RECORD
@@ -356,10 +360,11 @@ def builds(
     ]
     assert len(commits) == len(applied), "the release tree must carry exactly the series"
     build_dir = pipeline.build_dir(ctx, tree, f"check-{arch}")
+    target = targets.resolve(arch, tree, ctx.project)
+    require_toolchain(target, ctx.status)
     pipeline.configure(
         ctx, tree, arch, fragments or default_fragments(ctx, arch, only), build_dir, "olddefconfig"
     )
-    target = targets.resolve(arch, tree, ctx.project)
     own = commits[len(commits) - len(mailed) :]
     built, reused = build_prefixes(
         tree, list(zip(own, mailed, strict=True)), target, build_dir, ctx.status, engine
