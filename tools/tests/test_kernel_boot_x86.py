@@ -1,10 +1,10 @@
 """`growstack boot --arch x86_64` on the real pinned base with the series, under QEMU.
 
 One kernel (kunit/boot/x86_64.config, built into build/<tree>/boot-x86_64)
-serves every test here, booted with 4 CPUs under TCG: the workload, and the
-crashes whose x86 report differs most from UML's, an overflow and a read of
-the guard page below the stack. A boot takes well under a minute; the build
-is most of the cost.
+serves every test here, booted with 4 CPUs under TCG: the workload, and every
+crash mode: an overflow, a read of the guard page below the stack and of the
+page above it, and a stack fault that finds the reserve empty. A boot takes
+well under a minute; the build is most of the cost.
 
 The x86_64 stress loads (`scripts/stress-kstack --arch x86_64`) are not
 here: the memcg load with deep threads still hangs in some runs (see
@@ -50,7 +50,7 @@ def test_workload_runs_on_four_cpus_and_powers_off(
     assert outcome.command[0] == "qemu-system-x86_64"
 
 
-@pytest.mark.parametrize("crash", ["overflow", "guard-leading"])
+@pytest.mark.parametrize("crash", list(boot.MACHINES[ARCH].crashes))
 def test_a_stack_overflow_is_reported_and_stops_the_kernel(
     kernel_context: pipeline.Context, series_tree: Path, crash: str
 ) -> None:
