@@ -153,13 +153,8 @@ def test(
     kcidb_path: Path | None = None,
     engine: str = "make",
 ) -> Exit:
+    targets.require_bootable(arch)
     target = targets.resolve(arch, path, ctx.project)
-    if not target.bootable:
-        raise UsageError(
-            f"growstack builds {arch} kernels but cannot boot them: QEMU has no machine for it",
-            f"check that every prefix builds with growstack check --arch {arch}; "
-            "run KUnit on another arch",
-        )
     out = build_dir(ctx, path, arch, explicit_build_dir)
     request = kunit.Request(
         tree=path,
@@ -391,6 +386,8 @@ def main_job(
     kcidb_path: Path | None = None,
     passthrough: list[str] | None = None,
 ) -> Exit:
+    for arch in arches:
+        targets.require_bootable(arch)
     path = make_tree(ctx, tree.Source())
     apply_series(ctx, path)
     worst = Exit.OK

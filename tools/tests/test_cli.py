@@ -220,11 +220,15 @@ def test_unknown_arch(setup: dict[str, Path]) -> None:
     assert_one_line_error(run_in(setup, "config", "--arch", "vax"), Exit.USAGE, "vax")
 
 
-def test_kunit_on_an_arch_built_but_never_booted(setup: dict[str, Path]) -> None:
+@pytest.mark.parametrize("command", [["test"], ["run", "--arch", "um"]])
+def test_kunit_on_an_arch_built_but_never_booted(
+    setup: dict[str, Path], command: list[str]
+) -> None:
     fake_kunit_tree(setup["tree"])
-    result = run_in(setup, "test", "--arch", "parisc64")
+    before = sorted(setup["work"].rglob("*"))
+    result = run_in(setup, *command, "--arch", "parisc64")
     assert_one_line_error(result, Exit.USAGE, "cannot boot them", "growstack check --arch parisc64")
-    assert not (setup["work"] / "build").exists()  # refused before anything was built
+    assert sorted(setup["work"].rglob("*")) == before  # refused before anything was made
 
 
 def test_boot_an_unknown_arch(setup: dict[str, Path]) -> None:

@@ -137,3 +137,16 @@ def test_a_kernel_another_engine_built_is_not_up_to_date(tmp_path: Path) -> None
         for name, engine in (("kunit.py", None), ("tuxmake", tuxmake.TUXMAKE), ("make", MAKE))
     }
     assert None not in by.values() and len(set(by.values())) == 3
+
+
+def test_an_arch_tuxmake_does_not_know_is_a_usage_error_not_a_build_failure(
+    tmp_path: Path,
+) -> None:
+    tree = fake_tree(tmp_path)
+    build_dir = configured(tmp_path)
+    with pytest.raises(UsageError, match=r"tuxmake cannot build ARCH=parisc64") as err:
+        tuxmake.TUXMAKE.build(
+            tree, build_dir, Target("parisc64", ""), Status(), tmp_path / "build.log"
+        )
+    assert "--engine make" in err.value.todo and "parisc," in err.value.todo
+    assert (build_dir / ".config").read_text() == "CONFIG_FAKE=y\n"  # left alone

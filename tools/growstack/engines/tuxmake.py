@@ -107,6 +107,7 @@ class Tuxmake:
             raise MissingDependency(
                 "tuxmake is not installed", "pip install 'tuxmake>=1.45,<2', or use --engine make"
             )
+        require_arch(target.arch)
         argv = self.command(tree, build_dir, target, make_args)
         output = build_dir / OUTPUT
         for stale in ("metadata.json", "build.log"):  # a run that stops early writes neither
@@ -143,6 +144,19 @@ class Tuxmake:
 
 
 TUXMAKE = Tuxmake()
+
+
+def require_arch(arch: str) -> None:
+    """Refuse an ARCH tuxmake does not know (parisc64: its parisc is 32-bit),
+    which it would report as a failed build."""
+    from tuxmake.arch import Architecture  # installed: checked by the caller
+
+    known = Architecture.supported()
+    if arch not in known:
+        raise UsageError(
+            f"tuxmake cannot build ARCH={arch}",
+            f"use --engine make for {arch}; tuxmake builds {', '.join(sorted(known))}",
+        )
 
 
 def metadata(output_dir: Path) -> dict[str, Any]:

@@ -62,11 +62,6 @@ class Target:
     extra_packages: tuple[str, ...] = ()  # more Debian packages its build needs
 
     @property
-    def bootable(self) -> bool:
-        """Whether growstack can boot it: UML, or an arch with a QEMU machine."""
-        return self.arch == "um" or self.qemu_arch is not None
-
-    @property
     def libc_package(self) -> str:
         """The Debian package that links static programs for this target."""
         return _CROSS_LIBC.get(self.cross_compile or "", "libc6-dev")
@@ -82,6 +77,16 @@ class Target:
         if self.qemu_arch:
             wanted.append(_QEMU_PACKAGES.get(self.qemu_arch, "qemu-system-misc"))
         return wanted
+
+
+def require_bootable(arch: str) -> None:
+    """Refuse, before anything is made or built, an arch growstack cannot boot."""
+    if arch in _BUILD_ONLY:
+        raise UsageError(
+            f"growstack builds {arch} kernels but cannot boot them: QEMU has no machine for it",
+            f"check that every prefix builds with growstack check --arch {arch}; "
+            "run KUnit on another arch",
+        )
 
 
 def cross_package(cross_compile: str) -> str:
