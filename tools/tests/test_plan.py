@@ -73,6 +73,9 @@ def test_pairs_tuxsuite_has_no_image_for_are_left_out_and_named(
         UsageError, match=r"no image that builds um with korg-gcc; .* such as gcc-\d+, clang-\d+$"
     ):
         plan.write(ctx, release["dev"], out, arches=["um"], toolchains=["korg-gcc"])
+    refused = r"no parisc64 kernel .* `growstack check --arch parisc64`"
+    with pytest.raises(UsageError, match=refused):
+        plan.write(ctx, release["dev"], out, arches=["parisc64"], toolchains=["gcc-12"])
 
 
 def test_the_client_refuses_what_tuxsuite_would(tmp_path: Path) -> None:

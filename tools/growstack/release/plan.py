@@ -52,10 +52,16 @@ def pairs(
     usable = [p for p in wanted if tuxsuite.image_exists(*p)]
     for arch in arches:
         if not any(a == arch for a, _ in usable):
-            has = ", ".join(_newest(arch)) or "none known"
+            has = _newest(arch)
+            if not has:  # parisc64: tuxmake's parisc is 32-bit
+                raise UsageError(
+                    f"TuxSuite builds no {arch} kernel with any toolchain",
+                    f"leave --arch {arch} out of the plan; "
+                    f"build it here with `growstack check --arch {arch}`",
+                )
             raise UsageError(
                 f"TuxSuite has no image that builds {arch} with {' or '.join(toolchains)}",
-                f"add a --toolchain it has for {arch}, such as {has}",
+                f"add a --toolchain it has for {arch}, such as {', '.join(has)}",
             )
     return usable, [p for p in wanted if p not in usable]
 
