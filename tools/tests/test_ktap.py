@@ -123,7 +123,7 @@ def test_nameless_kselftest_skips_are_named_by_their_reason() -> None:
     skipped = [(t.name, t.number, t.reason) for t in suite.subtests if t.status is Status.SKIP]
     assert skipped == [
         ("rlimit_stack", 4, "rlimit_stack"),
-        ("never_grows_down", 8, "never_grows_down: stack grows down"),
+        ("lws_cas_grows", 8, "lws_cas_grows: stack grows down"),
     ]
     assert suite.subtests[3].log == ["    # RLIMIT_STACK is already below 16 pages"]
 
