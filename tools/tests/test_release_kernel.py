@@ -1,7 +1,7 @@
 """check and send on the real pinned base: checkpatch, every prefix builds, b4, round trip.
 
 The builds take parisc-map-stack alone, on UML: CI's budget has room for its
-seven prefixes, not for the twenty of both series (about 30 minutes here;
+six prefixes, not for the nineteen of both series (about 30 minutes here;
 `growstack check --engine tuxmake` is that long form, see
 Documentation/performance.md). They share the test workdir's release tree and
 its check build directory: the first check builds the series' UML
