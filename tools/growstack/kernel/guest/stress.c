@@ -17,9 +17,11 @@
  * fail (fail_kstack_refill), from the start of the load on.  With
  * `deep=BYTES` it loads /kstack_deep.ko, and each thread also takes its
  * kernel stack BYTES deep through it, with the data checked (x86-64, whose
- * system calls rarely leave a stack's first page).  Then
- * it checks that the kernel still works, reports the kernel's counters as
- * figures and powers off.  A kernel that panics never gets that far.
+ * system calls rarely leave a stack's first page).  After the load it
+ * forks once for every fault-injection point a fork passes, each time
+ * failing that point (fail_forks()), checks that the kernel still works,
+ * reports the kernel's counters as figures and powers off.  A kernel that
+ * panics never gets that far.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +91,58 @@ static int fail_refills(const char *percent)
 		return -1;
 	snprintf(path, sizeof(path), "%s/probability", dir);
 	return write_file(path, percent);
+}
+
+/*
+ * Fork with the Nth fault-injection point of fork() failing, for N = 1, 2,
+ * ... until a fork passes all of them, so that every error path of fork()
+ * runs once: among them dup_mmap() giving up after copying part of the
+ * address space, and a kernel stack that cannot be populated. The points are
+ * failslab's (every slab allocation) and the kernel's own, counted by
+ * /proc/thread-self/fail-nth. Returns how many forks failed, or -1 with errno
+ * set; *@points is how many points a fork passed.
+ */
+static long fail_forks(long *points)
+{
+	char nth[24];
+	long n, failed = 0;
+	int fd, len;
+
+	/* Allocations that may reclaim too, and no stack dump for each failure. */
+	if (write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N") ||
+	    write_file("/sys/kernel/debug/failslab/verbose", "0"))
+		return -1;
+	fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (n = 1; n < 100000; n++) {
+		pid_t pid;
+
+		len = snprintf(nth, sizeof(nth), "%ld", n);
+		if (pwrite(fd, nth, len, 0) != len)
+			break;
+		pid = fork();
+		if (!pid)
+			_exit(0);
+		/* What is left of the count: not 0 if the fork passed every point. */
+		len = pread(fd, nth, sizeof(nth) - 1, 0);
+		if (pwrite(fd, "0", 1, 0) != 1 || len <= 0)
+			break;
+		nth[len] = '\0';
+		if (pid < 0) {
+			failed++;
+			continue;
+		}
+		waitpid(pid, NULL, 0);
+		if (atol(nth)) {
+			*points = n - 1;
+			close(fd);
+			return failed;
+		}
+	}
+	close(fd);
+	errno = EIO;
+	return -1;
 }
 
 static void *hog_thread(void *arg)
@@ -243,6 +297,7 @@ int main(int argc, char **argv)
 	long long before[sizeof(counters) / sizeof(counters[0])];
 	pid_t hogs[MAX_HOGS], work;
 	long long end, restarts = 0;
+	long failed_forks, fork_points = 0;
 	unsigned int i;
 	int status, err, deep_err = 0;
 
@@ -258,7 +313,7 @@ int main(int argc, char **argv)
 	deep_calls = batches + 1;
 	deep_bad = batches + 2;
 	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: stress\n    1..%d\n",
-	       deep ? 6 : 5);
+	       deep ? 7 : 6);
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
 	if (deep)
@@ -317,6 +372,15 @@ int main(int argc, char **argv)
 	figure("reserve_low_water", low_water("cpu "));
 	figure("emergency_low_water", low_water("emergency "));
 	show_file("/sys/kernel/debug/kstack/reserve");
+	failed_forks = fail_forks(&fork_points);
+	err = errno;
+	figure("failed_forks", failed_forks);
+	figure("fork_points", fork_points);
+	if (failed_forks < 0)
+		result(0, "failed_forks", "failing forks with fail-nth: %s", strerror(err));
+	else
+		result(failed_forks > 0, "failed_forks",
+		       failed_forks ? NULL : "no fork failed at its injected points");
 	result(kernel_works(self_path), "kernel_works",
 	       "200 threads and a fork+exec after the load");
 	printf("%s 1 stress\n", failures ? "not ok" : "ok");
