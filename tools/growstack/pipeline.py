@@ -228,9 +228,7 @@ def boot_kernel(
         stress=stress,
         duration=duration,
         extra_fragments=configs[1:],
-        modules=(
-            (boot.BENCH_MODULE,) if bench else boot.machine(arch).stress_modules if stress else ()
-        ),
+        modules=boot.guest_modules(arch, bench=bench, stress=bool(stress), crash=crash),
         mem=mem,
         timeout=timeout,
         build=build,

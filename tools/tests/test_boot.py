@@ -47,7 +47,18 @@ def test_command_boots_the_program_from_a_hostfs_root(tmp_path: Path) -> None:
 
 def test_a_crash_passes_its_lkdtm_type_and_injection_to_the_program(tmp_path: Path) -> None:
     req = request(tmp_path, crash="empty-reserve", program="crash")
-    assert boot.command(req)[-2:] == ["crash=EXHAUST_STACK", "fail_fault=1"]
+    assert boot.command(req)[-3:] == ["crash=EXHAUST_STACK", "fail_fault=1", "deep=8192"]
+
+
+def test_only_a_boot_kernel_that_builds_modules_loads_the_crash_s_module() -> None:
+    # UML takes its stack 8 KiB deep first; x86-64's boot kernel has no modules.
+    assert boot.guest_modules("um", bench=False, stress=False, crash="empty-reserve") == (
+        "kstack_deep",
+    )
+    assert boot.guest_modules("x86_64", bench=False, stress=False, crash="empty-reserve") == ()
+    assert boot.guest_modules("um", bench=False, stress=False, crash="overflow") == ()
+    assert boot.guest_modules("um", bench=True, stress=False, crash=None) == (boot.BENCH_MODULE,)
+    assert boot.guest_modules("x86_64", bench=False, stress=True, crash=None) == ("kstack_deep",)
 
 
 def test_a_stress_load_gets_its_memory_injection_and_duration(tmp_path: Path) -> None:
