@@ -4,11 +4,11 @@ kunit/qemu_configs/x86_64.py boots 4 CPUs, so the cases that UML (one CPU)
 skips run here: a task migrated between a stack fault and the refill, a
 task that exits on another CPU, and secondary CPUs taken offline and online
 again while threads on every CPU grow their stacks. A data breakpoint
-provokes a #DB, and in it a #PF, in the middle of each stack fault (UML
-has no hardware breakpoints). With the function graph tracer on, an idle
-fork whose stack cannot be mapped fails without freeing its parent's return
-stack (kstack_init). The build is the dynamic_stack fragment alone, a few
-minutes cold.
+provokes a #DB, and in it a #PF, in the middle of each stack fault, and
+then an NMI that takes a #PF as well (UML has no hardware breakpoints).
+With the function graph tracer on, an idle fork whose stack cannot be
+mapped fails without freeing its parent's return stack (kstack_init). The
+build is the dynamic_stack fragment alone, a few minutes cold.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.kernel
 SMP_CASES = {"kstack_test_migrate", "kstack_test_migrate_exit", "kstack_test_hotplug"}
 # Hardware breakpoints: UML has none, so only here does it run.
 NESTED_CASE = "kstack_test_nested_fault"
+NMI_CASE = "kstack_test_nested_nmi"
 # A host mapping lost under a stack page: only UML maps kernel memory on a host.
 UML_CASE = "kstack_test_host_lost_page"
 CPUS = 4
@@ -56,7 +57,7 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     assert {name: case["status"] for name, case in kstack.items() if case["status"] != "PASS"} == {
         UML_CASE: "SKIP"
     }
-    assert set(kstack) >= SMP_CASES | {NESTED_CASE}
+    assert set(kstack) >= SMP_CASES | {NESTED_CASE, NMI_CASE}
     assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
     # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
     hotplug = case_text(kstack["kstack_test_hotplug"])
@@ -71,3 +72,7 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     nested = case_text(kstack[NESTED_CASE])
     hits = re.search(r"(\d+) debug exceptions in stack faults", nested)
     assert hits and int(hits.group(1)) > 0, nested
+    # And in each of those, an NMI that took a #PF too: three levels above the fault.
+    nmi = case_text(kstack[NMI_CASE])
+    hits = re.search(r"(\d+) debug exceptions in stack faults, .* and an NMI with one", nmi)
+    assert hits and int(hits.group(1)) > 0, nmi

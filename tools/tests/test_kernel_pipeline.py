@@ -104,6 +104,7 @@ def test_growstack_run_on_uml_passes_with_our_suites(
         "kstack_test_migrate_exit",
         "kstack_test_hotplug",
         "kstack_test_nested_fault",
+        "kstack_test_nested_nmi",
         "kstack_test_irq_frame_fault",
     }
     assert {c["name"] for c in suites["kstack"]["subtests"] if c["status"] == "SKIP"} == not_on_uml
