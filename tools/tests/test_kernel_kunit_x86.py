@@ -7,7 +7,9 @@ again while threads on every CPU grow their stacks. A data breakpoint
 provokes a #DB, and in it a #PF, in the middle of each stack fault, and
 then an NMI that takes a #PF as well (UML has no hardware breakpoints).
 With the function graph tracer on, an idle fork whose stack cannot be
-mapped fails without freeing its parent's return stack (kstack_init). The
+mapped fails without freeing its parent's return stack (kstack_init).
+Stacks shrink while their tasks sleep, and the shrink races with the
+task's wake-up on another CPU, before the pass's TLB flush. The
 build is the dynamic_stack fragment alone, a few minutes cold.
 """
 
@@ -30,6 +32,9 @@ NESTED_CASE = "kstack_test_nested_fault"
 NMI_CASE = "kstack_test_nested_nmi"
 # A host mapping lost under a stack page: only UML maps kernel memory on a host.
 UML_CASE = "kstack_test_host_lost_page"
+# Shrinking; the race with wake-ups runs the task on another CPU than the shrink.
+SHRINK_CASES = {"kstack_test_shrink", "kstack_test_shrink_age", "kstack_test_shrink_running"}
+WAKEUP_CASE = "kstack_test_shrink_wakeup"
 CPUS = 4
 
 
@@ -57,7 +62,7 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     assert {name: case["status"] for name, case in kstack.items() if case["status"] != "PASS"} == {
         UML_CASE: "SKIP"
     }
-    assert set(kstack) >= SMP_CASES | {NESTED_CASE, NMI_CASE}
+    assert set(kstack) >= SMP_CASES | SHRINK_CASES | {NESTED_CASE, NMI_CASE, WAKEUP_CASE}
     assert all(case["status"] == "PASS" for case in suites["kstack_off"]["subtests"])
     # The hot-plug case cycled CPUs, grew stacks, and left every CPU's reserve at rest.
     hotplug = case_text(kstack["kstack_test_hotplug"])
@@ -76,3 +81,9 @@ def test_kstack_suites_pass_on_four_cpus_with_hotplug_and_migration(
     nmi = case_text(kstack[NMI_CASE])
     hits = re.search(r"(\d+) debug exceptions in stack faults, .* and an NMI with one", nmi)
     assert hits and int(hits.group(1)) > 0, nmi
+    # Shrinks raced with wake-ups: some took pages, and the task went deep before the flush.
+    wakeup = case_text(kstack[WAKEUP_CASE])
+    rounds = re.search(r"(\d+) of (\d+) rounds took pages, (\d+) reached the bottom", wakeup)
+    assert rounds, wakeup
+    took, total, early = map(int, rounds.groups())
+    assert 0 < took <= total and 0 < early <= total, wakeup

@@ -106,6 +106,7 @@ def test_growstack_run_on_uml_passes_with_our_suites(
         "kstack_test_nested_fault",
         "kstack_test_nested_nmi",
         "kstack_test_irq_frame_fault",
+        "kstack_test_shrink_running",
     }
     assert {c["name"] for c in suites["kstack"]["subtests"] if c["status"] == "SKIP"} == not_on_uml
     assert suites["kstack_off"]["diagnostics"][0] == "booted again with dynamic_stack=off"
