@@ -110,6 +110,21 @@ def _parser() -> argparse.ArgumentParser:
         help="load the benchmark module first, and run the microbenchmarks "
         "(scripts/bench-kstack uses it)",
     )
+    p.add_argument(
+        "--deep",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="each workload thread also takes its kernel stack BYTES deep (kstack_deep.ko)",
+    )
+    p.add_argument(
+        "--settle",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="then leave the threads asleep this long, sampling nr_kernel_stack "
+        "(stacks shrink back where shrink passes run)",
+    )
     what = p.add_mutually_exclusive_group()
     what.add_argument(
         "--crash",
@@ -413,6 +428,8 @@ def _dispatch(args: argparse.Namespace, passthrough: list[str]) -> int:
             stress=args.stress,
             duration=args.duration,
             bench=args.bench,
+            deep=args.deep,
+            settle=args.settle,
             run_selftests=args.selftests,
             kernel_args=args.kernel_args,
             mem=args.mem,

@@ -198,6 +198,8 @@ def boot_kernel(
     stress: str | None = None,
     duration: int = 60,
     bench: bool = False,
+    deep: int = 0,
+    settle: int = 0,
     run_selftests: bool = False,
     kernel_args: list[str] | None = None,
     mem: str = "1G",
@@ -209,10 +211,15 @@ def boot_kernel(
     build: bool = True,
 ) -> tuple[Exit, boot.Outcome]:
     """Boot UML or x86_64 (QEMU) to the workload, the tree's selftests, a
-    provoked `crash` or a `stress` load; report it."""
+    provoked `crash` or a `stress` load; report it. The workload's threads
+    go `deep` bytes deep into their kernel stacks, then sleep `settle` seconds."""
     boot.machine(arch)  # an arch it cannot boot is refused before anything is built
+    if deep < 0 or settle < 0:
+        raise UsageError("--deep and --settle cannot be negative", "pass 0 or more")
     # Each set of fragments (the stress checkers, modules) gets a build directory of its own.
-    configs = boot.kernel_configs(ctx.project.kunit, arch, stress=bool(stress), bench=bench)
+    configs = boot.kernel_configs(
+        ctx.project.kunit, arch, stress=bool(stress), bench=bench, deep=bool(deep)
+    )
     build_dir = explicit_build_dir or (
         ctx.workspace / "build" / path.name / boot.build_dir_name(configs, arch)
     )
@@ -222,13 +229,21 @@ def boot_kernel(
         root=(ctx.workspace / "boot-root" / path.name).resolve(),
         config_fragment=configs[0],
         arch=arch,
-        env=[f"threads={threads}", f"forks={forks}", *(["bench=1"] if bench else [])],
+        env=[
+            f"threads={threads}",
+            f"forks={forks}",
+            *(["bench=1"] if bench else []),
+            *([f"deep={deep}"] if deep else []),
+            *([f"settle_ms={settle * 1000}"] if settle else []),
+        ],
         kernel_args=list(kernel_args or []),
         crash=crash,
         stress=stress,
         duration=duration,
         extra_fragments=configs[1:],
-        modules=boot.guest_modules(arch, bench=bench, stress=bool(stress), crash=crash),
+        modules=boot.guest_modules(
+            arch, bench=bench, stress=bool(stress), crash=crash, deep=bool(deep)
+        ),
         mem=mem,
         timeout=timeout,
         build=build,

@@ -26,8 +26,31 @@ FIGURES = {
 
 
 def test_the_boots_alternate_abba_with_as_many_of_each_mode() -> None:
-    assert bench.abba(3) == ["on", "off", "off", "on", "on", "off"]
-    assert bench.abba(4).count("on") == bench.abba(4).count("off") == 4
+    assert bench.abba(2) == ["on", "shrink", "off", "off", "shrink", "on"]
+    assert bench.abba(3)[6:] == ["on", "shrink", "off"]
+    assert all(bench.abba(4).count(mode) == 4 for mode in bench.MODES)
+
+
+def test_the_shrink_figures_come_from_the_settle_phase() -> None:
+    sample = bench.derived(
+        {
+            **FIGURES,
+            "stack_kb_settled": 640,
+            "settle_ms": 2100,
+            "shrink_pages": 3000,
+            "shrink_ns": 6_000_000,
+        }
+    )
+    assert sample["stack KiB, system, threads asleep after"] == 640
+    assert sample["ms until within 10 % of idle threads"] == 2100
+    assert sample["KiB given back by shrink passes"] == 12000
+    assert sample["shrink pass ns per page given back"] == 2000
+    # Never within 10 % of idle (-1), and no pages given back: no such figure.
+    never = bench.derived(
+        {**FIGURES, "stack_kb_settled": 2400, "settle_ms": -1, "shrink_pages": 0, "shrink_ns": 0}
+    )
+    assert "ms until within 10 % of idle threads" not in never
+    assert "shrink pass ns per page given back" not in never
 
 
 def test_each_timed_figure_gives_its_median_and_fastest_batch() -> None:
@@ -62,6 +85,11 @@ def test_the_table_gives_medians_ranges_and_the_ratio_of_the_medians() -> None:
     assert row.split()[-5:] == ["910.0", "[900-950]", "900.0", "[880-1000]", "1.011"]
     refill = next(line for line in lines if line.startswith("refill ns per page"))
     assert refill.split()[-3:] == ["[1250-1250]", "-", "-"]
+    # With a third mode, a column and a ratio to off of its own.
+    lines = bench.table({"on": on, "shrink": on[:1], "off": off})
+    assert lines[0].split() == ["figure", "on", "shrink", "off", "on/off", "shrink/off"]
+    row = next(line for line in lines if line.startswith("user page fault, ns per page "))
+    assert row.split()[-2:] == ["1.011", "1.000"]
     assert bench.saving({"on": on, "off": off}) == (
         "saved: 75.0 % of nr_kernel_stack per workload thread, "
         "66.7 % for the whole system with the threads alive"

@@ -61,6 +61,23 @@ def test_only_a_boot_kernel_that_builds_modules_loads_the_crash_s_module() -> No
     assert boot.guest_modules("x86_64", bench=False, stress=True, crash=None) == ("kstack_deep",)
 
 
+def test_a_deep_workload_loads_kstack_deep_and_gets_modules_where_the_boot_kernel_has_none(
+    tmp_path: Path,
+) -> None:
+    assert boot.guest_modules("um", bench=True, stress=False, crash=None, deep=True) == (
+        boot.BENCH_MODULE,
+        boot.DEEP_MODULE,
+    )
+    assert boot.guest_modules("x86_64", bench=False, stress=False, crash=None, deep=True) == (
+        boot.DEEP_MODULE,
+    )
+    kunit = REPO / "kunit"
+    assert boot.kernel_configs(kunit, "x86_64", stress=False, bench=False, deep=True)[1:] == [
+        kunit / boot.MODULES_CONFIG
+    ]
+    assert boot.kernel_configs(kunit, "um", stress=False, bench=False, deep=True)[1:] == []
+
+
 def test_a_stress_load_gets_its_memory_injection_and_duration(tmp_path: Path) -> None:
     req = request(tmp_path, stress="storm", duration=20, program="stress")
     argv = boot.command(req)
@@ -285,6 +302,19 @@ def test_booting_without_a_build_needs_a_built_kernel(tmp_path: Path, arch: str)
         UsageError, match=rf"no kernel in .*/boot-{arch} to boot; boot once with a build"
     ):
         pipeline.boot_kernel(ctx, tmp_path / "linux", arch, build=False)
+
+
+def test_a_negative_depth_or_settle_time_is_refused_before_anything_is_built(
+    tmp_path: Path,
+) -> None:
+    from growstack import pipeline
+    from growstack.project import Project
+
+    ctx = pipeline.Context(Project(REPO), tmp_path, Status(tty=False))
+    for deep, settle in ((-1, 0), (0, -5)):
+        with pytest.raises(UsageError, match="cannot be negative"):
+            pipeline.boot_kernel(ctx, tmp_path / "linux", "um", deep=deep, settle=settle)
+    assert not (tmp_path / "build").exists()
 
 
 # --- x86_64 under QEMU -------------------------------------------------------

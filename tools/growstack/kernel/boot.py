@@ -36,6 +36,7 @@ GUEST = selftests.GUEST
 BOOT_CONFIG = "boot/{arch}.config"  # in the project's kunit/
 GUEST_MODULES = GUEST / "modules"  # out-of-tree modules the programs load, built together
 BENCH_MODULE = "kstack_bench"
+DEEP_MODULE = "kstack_deep"  # takes the writer's kernel stack N bytes deep
 _FIGURE = re.compile(r"# growstack: (\w+)=(-?\d+)\s*$")
 # UML 6.12 kills every process it runs on a host whose XSAVE area outgrows its own (AMX).
 _FP_REGS_FAILED = "ptrace set fp regs failed"
@@ -56,9 +57,7 @@ CRASHES = {
     # program first maps 8 KiB of its stack through kstack_deep.ko, so that
     # the next one is the recursion's, not one in a printk on the way there
     # (whose report, made with the console held, can be lost).
-    "empty-reserve": Crash(
-        "EXHAUST_STACK", ("fail_fault=1", "deep=8192"), modules=("kstack_deep",)
-    ),
+    "empty-reserve": Crash("EXHAUST_STACK", ("fail_fault=1", "deep=8192"), modules=(DEEP_MODULE,)),
     "guard-leading": Crash("STACK_GUARD_PAGE_LEADING"),  # a read of the page below the stack
     "guard-trailing": Crash("STACK_GUARD_PAGE_TRAILING"),  # a read of the page above it
 }
@@ -279,18 +278,23 @@ MACHINES = {
         stress_configs=("boot/kcsan.config",),
         # x86-64 system calls rarely leave a stack's first page, even under
         # reclaim: the stress threads also go 12 KiB deep through a module.
-        stress_modules=("kstack_deep",),
+        stress_modules=(DEEP_MODULE,),
         stress_env=("deep=12288",),
     ),
 }
 
 
-def guest_modules(arch: str, *, bench: bool, stress: bool, crash: str | None) -> tuple[str, ...]:
-    """The modules of GUEST_MODULES a boot loads: the benchmark's, its stress
-    load's, or its crash's where the boot kernel builds modules."""
+def guest_modules(
+    arch: str, *, bench: bool, stress: bool, crash: str | None, deep: bool = False
+) -> tuple[str, ...]:
+    """The modules of GUEST_MODULES a boot loads: the benchmark's and the deep
+    workload's, its stress load's, or its crash's where the boot kernel builds
+    modules."""
     target = machine(arch)
-    if bench:
-        return (BENCH_MODULE,)
+    if bench or deep:
+        return tuple(
+            name for name, wanted in ((BENCH_MODULE, bench), (DEEP_MODULE, deep)) if wanted
+        )
     if stress:
         return target.stress_modules
     return CRASHES[crash].modules if crash and target.modules else ()
@@ -304,11 +308,13 @@ def machine(arch: str) -> Machine:
     return MACHINES[arch]
 
 
-def kernel_configs(project_kunit: Path, arch: str, *, stress: bool, bench: bool) -> list[Path]:
+def kernel_configs(
+    project_kunit: Path, arch: str, *, stress: bool, bench: bool, deep: bool = False
+) -> list[Path]:
     """The config fragments of the kernel to boot: the arch's, and those a load adds."""
     target = machine(arch)
     extra = [STRESS_CONFIG, *target.stress_configs] if stress else []
-    if (bench or (stress and target.stress_modules)) and not target.modules:
+    if (bench or deep or (stress and target.stress_modules)) and not target.modules:
         extra.append(MODULES_CONFIG)
     return [boot_config(project_kunit, arch), *(project_kunit / name for name in extra)]
 

@@ -1,10 +1,10 @@
-"""The figures of scripts/bench-kstack: one kernel, dynamic stacks on and off.
+"""The figures of scripts/bench-kstack: one kernel, booted in each mode.
 
 `derived()` turns what the workload and the benchmark module printed in one
-boot into the figures compared; `table()` sets the boots with
-dynamic_stack=on beside those with =off, as medians [min-max] and the
-ratio of the medians. The script does the booting; this is what can be
-tested without a kernel.
+boot into the figures compared; `table()` sets the boots of each mode side
+by side, as medians [min-max], with the ratio of each mode's median to the
+median with dynamic stacks off. The script does the booting; this is what
+can be tested without a kernel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,18 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-MODES = {"on": ["dynamic_stack=on"], "off": ["dynamic_stack=off"]}
+MODES = {
+    # Stacks grow on demand and never give pages back.
+    "on": ["dynamic_stack=on", "sysctl.vm.kstack_shrink_interval_ms=0"],
+    # And shrink: a pass every second takes the pages of tasks asleep for two.
+    "shrink": [
+        "dynamic_stack=on",
+        "sysctl.vm.kstack_shrink_interval_ms=1000",
+        "sysctl.vm.kstack_shrink_age_ms=2000",
+    ],
+    "off": ["dynamic_stack=off"],
+}
+BASELINE = "off"
 # What the figures of each arch come from; QEMU's TCG gives no absolute times.
 ACCELERATOR = {"um": "UML", "x86_64": "x86_64 under QEMU, 4 CPUs (TCG, ratios only)"}
 PER_THREAD = "stack KiB per thread"
@@ -32,8 +43,10 @@ Sample = dict[str, float]
 
 
 def abba(rounds: int) -> list[str]:
-    """The boot order: on, off, off, on, ... so that drift over time hits both modes alike."""
-    return [m for _ in range(rounds) for m in ("on", "off", "off", "on")][: 2 * rounds]
+    """The boot order: every mode, then every mode backwards, ... so that drift
+    over time hits all modes alike; `rounds` boots of each."""
+    there_and_back = [*MODES, *reversed(MODES)]
+    return [m for _ in range(rounds) for m in there_and_back][: len(MODES) * rounds]
 
 
 def derived(figures: Mapping[str, int]) -> Sample:
@@ -52,6 +65,13 @@ def derived(figures: Mapping[str, int]) -> Sample:
     out["first touch of a stack page ns"] = figures["touch_ns"]
     out["first touch, three pages at once ns"] = figures["touch3_ns"]
     out["stack faults in the boot"] = figures["faults"]
+    if "stack_kb_settled" in figures:
+        out["stack KiB, system, threads asleep after"] = figures["stack_kb_settled"]
+        if figures["settle_ms"] >= 0:
+            out["ms until within 10 % of idle threads"] = figures["settle_ms"]
+    if figures.get("shrink_pages"):
+        out["KiB given back by shrink passes"] = figures["shrink_pages"] * 4
+        out["shrink pass ns per page given back"] = figures["shrink_ns"] / figures["shrink_pages"]
     if figures.get("bench_refills"):
         out["refill ns per pass"] = figures["bench_refill_ns"] / figures["bench_refills"]
         out["refill ns per page"] = figures["bench_refill_ns"] / figures["bench_refill_pages"]
@@ -63,19 +83,32 @@ def _median(samples: Sequence[Sample], name: str) -> float:
 
 
 def table(samples: Mapping[str, Sequence[Sample]]) -> list[str]:
-    """One line a figure: on and off as median [min-max], and on/off of the medians."""
-    lines = [f"{'figure':<44} {'on':>24} {'off':>24} {'on/off':>7}"]
-    for name in samples["on"][0]:
+    """One line a figure: each mode booted as median [min-max], then each
+    mode's median over the median with dynamic stacks off."""
+    modes = [mode for mode in MODES if samples.get(mode)]
+    compared = [mode for mode in modes if mode != BASELINE]
+    lines = [
+        f"{'figure':<44}"
+        + "".join(f" {mode:>24}" for mode in modes)
+        + "".join(f" {mode + '/' + BASELINE:>12}" for mode in compared)
+    ]
+    names = dict.fromkeys(name for mode in modes for sample in samples[mode] for name in sample)
+    for name in names:
         cells, medians = [], {}
-        for mode in MODES:
+        for mode in modes:
             values = [s[name] for s in samples[mode] if name in s]
             if not values:
                 cells.append("-")
                 continue
             medians[mode] = statistics.median(values)
             cells.append(f"{medians[mode]:.1f} [{min(values):.0f}-{max(values):.0f}]")
-        ratio = f"{medians['on'] / medians['off']:.3f}" if medians.get("off") else "-"
-        lines.append(f"{name:<44} {cells[0]:>24} {cells[1]:>24} {ratio:>7}")
+        base = medians.get(BASELINE)
+        ratios = [f"{medians[m] / base:.3f}" if base and m in medians else "-" for m in compared]
+        lines.append(
+            f"{name:<44}"
+            + "".join(f" {cell:>24}" for cell in cells)
+            + "".join(f" {ratio:>12}" for ratio in ratios)
+        )
     return lines
 
 

@@ -7,7 +7,10 @@
  * kernel command line; 200 by default), then starts `threads` threads (2000)
  * that block on a barrier, reads nr_kernel_stack with all of them alive,
  * makes them run system calls that go deeper into the kernel (/proc files,
- * pipes), reads it again, and joins them.  With `bench=1` it loads
+ * pipes) and, with `deep=BYTES`, take their kernel stacks that deep through
+ * /kstack_deep.ko, reads it again (the peak), and joins them.  With
+ * `settle_ms=N` it first leaves them asleep for N ms, sampling
+ * nr_kernel_stack, to see stacks shrink back.  With `bench=1` it loads
  * /kstack_bench.ko first, whose results the kernel prints, and after the
  * forks times thread create+join, fork+exec+wait, pipe round trips and
  * user page faults (run_microbenchmarks()).
@@ -35,12 +38,30 @@
 
 static pthread_barrier_t start_line, go, done, release;
 static int nr_threads;
+static long deep;
+static volatile long deep_bad;
+
+/* Take this thread's kernel stack @deep bytes deep; its data is checked. */
+static void go_deep(void)
+{
+	char depth[24];
+	int fd, len;
+
+	fd = open("/sys/kernel/debug/kstack_deep", O_WRONLY | O_CLOEXEC);
+	len = snprintf(depth, sizeof(depth), "%ld", deep);
+	if (fd < 0 || write(fd, depth, len) != len)
+		__atomic_fetch_add(&deep_bad, 1, __ATOMIC_RELAXED);
+	if (fd >= 0)
+		close(fd);
+}
 
 static void *worker(void *arg)
 {
 	pthread_barrier_wait(&start_line);
 	pthread_barrier_wait(&go);
 	deepen();
+	if (deep)
+		go_deep();
 	pthread_barrier_wait(&done);
 	pthread_barrier_wait(&release);
 	return arg;
@@ -58,6 +79,37 @@ static void load_bench(void)
 	figure("bench_refills", reserve_stat("refills") - refills);
 	figure("bench_refill_pages", reserve_stat("refill_pages") - pages);
 	figure("bench_refill_ns", reserve_stat("refill_ns") - ns);
+}
+
+/*
+ * With the threads asleep after their deep work, sample nr_kernel_stack for
+ * settle_ms: what it is at the end, and after how many ms it first came
+ * within 10 % of @idle, the level with the threads alive before that work
+ * (-1: never).  Stacks shrink only where shrink passes run.
+ */
+static void settle(long long idle)
+{
+	long ms = env_long("settle_ms", 0), t;
+	long long passes = reserve_stat("shrink_passes");
+	long long pages = reserve_stat("shrink_pages");
+	long long ns = reserve_stat("shrink_ns");
+	long long kb = -1, within = -1;
+	long long start = now_ns();
+
+	if (ms <= 0)
+		return;
+	for (t = 0; t <= ms; t += 100) {
+		kb = vmstat("nr_kernel_stack");
+		if (within < 0 && kb <= idle + idle / 10)
+			within = (now_ns() - start) / 1000000;
+		usleep(100000);
+	}
+	figure("stack_kb_settled", kb);
+	figure("settle_ms", within);
+	figure("shrink_passes", reserve_stat("shrink_passes") - passes);
+	figure("shrink_pages", reserve_stat("shrink_pages") - pages);
+	figure("shrink_ns", reserve_stat("shrink_ns") - ns);
+	show_file("/sys/kernel/debug/kstack/stacks");
 }
 
 static void run_threads(void)
@@ -97,6 +149,10 @@ static void run_threads(void)
 	figure("stack_kb_busy_threads", deeper);
 	figure("faults_busy_threads", faults < 0 ? 0 : vmstat("kstack_fault") - faults);
 	show_file("/sys/kernel/debug/kstack/stacks");
+	if (deep)
+		result(!deep_bad, "deep", "%ld of %d threads could not go %ld bytes deep",
+		       deep_bad, nr_threads, deep);
+	settle(alive);
 	pthread_barrier_wait(&release);
 	result(alive > before, "stack_accounted", "nr_kernel_stack %lld KiB -> %lld KiB",
 	       before, alive);
@@ -292,12 +348,19 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "exit"))
 		return 0;	/* exec'd by fork_exec() */
 	nr_threads = env_long("threads", 2000);
+	deep = env_long("deep", 0);
 	printf("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: workload\n"
-	       "    1..%d\n", bench ? 8 : 6);
+	       "    1..%d\n", (bench ? 8 : 6) + (deep ? 2 : 0));
 	fflush(stdout);
 	result(mount_all() == 0, "mount", NULL);
 	if (bench)
 		load_bench();
+	if (deep) {
+		int err = load_module("/kstack_deep.ko");
+
+		result(!err, "deep_module", err ? "loading /kstack_deep.ko: %s" : NULL,
+		       strerror(err));
+	}
 	/* Forks first: freeing thousands of stacks afterwards would slow them. */
 	run_forks();
 	if (bench)
